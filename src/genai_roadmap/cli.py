@@ -1,0 +1,200 @@
+"""The `roadmap` command. Thin: parse, call the library, print. User mistakes exit 2 with one line."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import config as config_mod
+from . import registry
+from .errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
+                  help="Every project of the Generative-AI roadmap as a real pipeline on real data.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: where they are, checksums, licences.")
+app.add_typer(data_app, name="data")
+# Piped output (CI logs, files) gets a wide console instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+
+@app.command("list")
+def list_projects(phase: Optional[int] = typer.Option(None, help="Show one phase only (1-8).")) -> None:
+    """The 42 projects by phase: id, slug, status, latest result vs target."""
+    from .report import result_cells
+    from .runs import ledger
+
+    table = Table(show_lines=False, header_style="bold")
+    for col in ("id", "slug", "title", "status", "latest result", "target", "met"):
+        table.add_column(col)
+    current = None
+    for project, record in ledger():
+        if phase is not None and project.phase != phase:
+            continue
+        if project.phase != current:
+            current = project.phase
+            table.add_row(f"[bold]Phase {current}[/]", registry.PHASES[current], "", "", "", "", "")
+        status, result, verdict = result_cells(project, record)
+        style = "green" if status == "implemented" else "dim"
+        table.add_row(project.id, project.slug, project.title, f"[{style}]{status}[/]", result,
+                      project.target_text, verdict)
+    out.print(table)
+
+
+@app.command()
+def info(project: str = typer.Argument(..., help="Project id (4.3.1) or slug (vae-mnist).")) -> None:
+    """What a project does, its data, metric, reference number, and its settings per preset."""
+    p = registry.get(project)
+    out.print(f"[bold]{p.id} {p.slug}[/] — {p.title}")
+    out.print(f"Phase {p.phase}: {registry.PHASES[p.phase]}, step {p.step}")
+    out.print(f"Roadmap: {p.roadmap}")
+    out.print(f"Data: {', '.join(p.datasets) or '(generated)'}")
+    out.print(f"Target: {p.target_text}" + (f"  [metric {p.target.metric} {p.target.op} {p.target.value}]"
+                                            if p.target else ""))
+    out.print(f"Reference: {p.reference} — {p.source}")
+    if not p.implemented:
+        out.print("[dim]Status: planned (no runner yet).[/]")
+        return
+    module = p.load()
+    if module.__doc__:
+        out.print("\n" + module.__doc__.strip() + "\n")
+    table = Table(title="settings (--set key=value)", header_style="bold")
+    for col in ("key", "smoke", "cpu (default)", "full", "help"):
+        table.add_column(col, overflow="fold")
+    helps = config_mod.field_help(module.Config)
+    per_preset = {name: config_mod.to_dict(config_mod.build_config(module.Config, module.PRESETS, name, []))
+                  for name in config_mod.PRESETS}
+    for f in dataclasses.fields(module.Config):
+        vals = [per_preset[n][f.name] for n in config_mod.PRESETS]
+        table.add_row(f.name, *(repr(v) for v in vals), helps[f.name])
+    out.print(table)
+
+
+@app.command()
+def run(
+    project: str = typer.Argument(..., help="Project id (4.3.1) or slug (vae-mnist)."),
+    preset: str = typer.Option("cpu", help="smoke (seconds, CI) | cpu (default: real data, minutes) | full (GPU)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a setting: --set key=value (repeatable)."),
+    seed: int = typer.Option(0, help="Seed for python / NumPy / torch; same seed, same metrics on CPU."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Runs folder (default ./runs or $ROADMAP_RUNS_DIR)."),
+    resume: Optional[Path] = typer.Option(None, help="Continue an interrupted run from its folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Run a project: train, evaluate, write a run folder (config, metrics, env, plots, log)."""
+    from .report import format_value
+    from .runs import execute
+
+    p = registry.get(project)
+    if not p.implemented:
+        raise UserError(f"project {p.id} ({p.slug}) is planned, not implemented yet")
+    run_dir, metrics = execute(p, preset=preset, overrides=set_, seed=seed, out=out_dir, resume=resume, quiet=quiet)
+    table = Table(title=f"{p.id} {p.slug} ({preset})", header_style="bold")
+    table.add_column("metric")
+    table.add_column("value")
+    for key, value in metrics.items():
+        if not isinstance(value, (dict, list)):
+            table.add_row(key, format_value(value))
+    out.print(table)
+    if p.target:
+        met = p.target.met(metrics)
+        word = "[green]met[/]" if met else "[red]not met[/]" if met is False else "n/a"
+        out.print(f"target ({p.target.text}): {word}; reference: {p.reference} ({p.source})")
+    out.print(f"run folder: {run_dir}")
+
+
+@app.command()
+def results(out_dir: Optional[Path] = typer.Option(None, "--out", help="Runs folder.")) -> None:
+    """The ledger: latest run per project beside its reference; also writes RESULTS.md in the runs folder."""
+    from .report import write_results
+
+    list_projects(None) if out_dir is None else None
+    path = write_results(out_dir)
+    if out_dir is not None:
+        out.print(path.read_text())
+    out.print(f"wrote {path}")
+
+
+@app.command()
+def report(out_dir: Optional[Path] = typer.Option(None, "--out", help="Runs folder.")) -> None:
+    """A static HTML page with every latest run's metrics and plots."""
+    from .report import write_html
+
+    out.print(f"wrote {write_html(out_dir)}")
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """Every registered dataset, whether it is present, and its licence."""
+    from .data import DATASETS
+    from .data.store import find_file
+
+    table = Table(header_style="bold")
+    for col in ("name", "title", "variants", "present", "licence"):
+        table.add_column(col, overflow="fold")
+    for ds in DATASETS.values():
+        if ds.builtin:
+            present = "in scikit-learn"
+        else:
+            present = ", ".join(v.name for v in ds.variants if all(_safe_find(find_file, ds, f) for f in v.files))
+        table.add_row(ds.name, ds.title, ", ".join(v.name for v in ds.variants) or "-", present or "[red]no[/]",
+                      ds.licence)
+    out.print(table)
+
+
+def _safe_find(find_file, ds, f):
+    try:
+        return find_file(ds, f)
+    except UserError:
+        return None
+
+
+@data_app.command("verify")
+def data_verify(name: Optional[str] = typer.Argument(None, help="Dataset name; all when omitted.")) -> None:
+    """Check every present file's size and sha256 against the registry."""
+    from .data import DATASETS, verify_dataset
+
+    bad = False
+    for ds_name in [name] if name else [d.name for d in DATASETS.values() if not d.builtin]:
+        for file, status, detail in verify_dataset(ds_name):
+            bad |= status == "bad"
+            colour = {"ok": "green", "missing": "yellow", "bad": "red"}[status]
+            out.print(f"{ds_name:22} {file:50} [{colour}]{status}[/] {detail}", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+@data_app.command("fetch")
+def data_fetch(name: str = typer.Argument(..., help="Dataset name.")) -> None:
+    """Make a dataset available: found in the mirror or cache, else downloaded and checksummed."""
+    from .data import resolve_variant
+
+    variant, paths = resolve_variant(name)
+    out.print(f"{name}: variant {variant.name}")
+    for path in paths.values():
+        out.print(f"  {path}")
+
+
+@data_app.command("path")
+def data_path(name: str = typer.Argument(..., help="Dataset name.")) -> None:
+    """Print the folder holding a dataset's files (fetching them when needed)."""
+    from .data import resolve_variant
+
+    _, paths = resolve_variant(name)
+    out.print(str(next(iter(paths.values())).parent), highlight=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,57 @@
+"""Atomic file writes: write to a temporary file in the same folder, then rename over the target.
+
+A crash (or SIGKILL) mid-write leaves either the old file or nothing, never half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(target: str | Path, suffix: str = ""):
+    """Yield a temporary path next to `target`; on success rename it onto `target`, on error delete it."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix or ".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(target: str | Path, text: str) -> Path:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(target)
+
+
+def write_json(target: str | Path, obj: Any) -> Path:
+    return write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def write_with(target: str | Path, writer: Callable[[Path], None], suffix: str = "") -> Path:
+    """Atomically create `target` with a writer that takes a path (savefig, safetensors.save_file, ...)."""
+    with atomic_path(target, suffix=suffix or Path(target).suffix) as tmp:
+        writer(tmp)
+    return Path(target)
+
+
+def _json_default(obj: Any) -> Any:
+    # NumPy / torch scalars and arrays appear in metrics; store them as plain Python numbers.
+    if hasattr(obj, "item") and getattr(obj, "ndim", 0) == 0:
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
