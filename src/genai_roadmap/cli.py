@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -25,7 +24,7 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 @app.command("list")
-def list_projects(phase: Optional[int] = typer.Option(None, help="Show one phase only (1-8).")) -> None:
+def list_projects(phase: int | None = typer.Option(None, help="Show one phase only (1-8).")) -> None:
     """The 42 projects by phase: id, slug, status, latest result vs target."""
     from .report import result_cells
     from .runs import ledger
@@ -39,7 +38,7 @@ def list_projects(phase: Optional[int] = typer.Option(None, help="Show one phase
             continue
         if project.phase != current:
             current = project.phase
-            table.add_row(f"[bold]Phase {current}[/]", registry.PHASES[current], "", "", "", "", "")
+            table.add_row(f"[bold]Phase {current}[/]", "", f"[bold]{registry.PHASES[current]}[/]", "", "", "", "")
         status, result, verdict = result_cells(project, record)
         style = "green" if status == "implemented" else "dim"
         table.add_row(project.id, project.slug, project.title, f"[{style}]{status}[/]", result,
@@ -78,12 +77,12 @@ def info(project: str = typer.Argument(..., help="Project id (4.3.1) or slug (va
 
 @app.command()
 def run(
-    project: str = typer.Argument(..., help="Project id (4.3.1) or slug (vae-mnist)."),
-    preset: str = typer.Option("cpu", help="smoke (seconds, CI) | cpu (default: real data, minutes) | full (GPU)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a setting: --set key=value (repeatable)."),
-    seed: int = typer.Option(0, help="Seed for python / NumPy / torch; same seed, same metrics on CPU."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Runs folder (default ./runs or $ROADMAP_RUNS_DIR)."),
-    resume: Optional[Path] = typer.Option(None, help="Continue an interrupted run from its folder."),
+    project: str = typer.Argument(..., help="Project id (4.3.1) or slug (vae-mnist).", metavar="ID|SLUG"),
+    preset: str = typer.Option("cpu", metavar="PRESET", help="smoke (seconds, CI) | cpu (default: real data, minutes) | full (GPU)."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a setting: --set key=value (repeatable)."),
+    seed: int = typer.Option(0, metavar="N", help="Seed for python / NumPy / torch; same seed, same metrics on CPU."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Runs folder (default ./runs or $ROADMAP_RUNS_DIR)."),
+    resume: Path | None = typer.Option(None, help="Continue an interrupted run from its folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Run a project: train, evaluate, write a run folder (config, metrics, env, plots, log)."""
@@ -109,23 +108,47 @@ def run(
 
 
 @app.command()
-def results(out_dir: Optional[Path] = typer.Option(None, "--out", help="Runs folder.")) -> None:
+def results(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder (default ./runs).")) -> None:
     """The ledger: latest run per project beside its reference; also writes RESULTS.md in the runs folder."""
-    from .report import write_results
+    from .report import format_value, write_results
+    from .runs import ledger
 
-    list_projects(None) if out_dir is None else None
-    path = write_results(out_dir)
-    if out_dir is not None:
-        out.print(path.read_text())
-    out.print(f"wrote {path}")
+    table = Table(header_style="bold")
+    for col in ("id", "slug", "preset", "result", "target", "met", "reference", "run folder"):
+        table.add_column(col, overflow="fold")
+    for project, record in ledger(out_dir):
+        if record is None:
+            continue
+        metric = project.target.metric if project.target else None
+        value = record.metrics.get(metric) if metric else None
+        met = record.target_met
+        table.add_row(project.id, project.slug, record.preset,
+                      f"{metric} = {format_value(value)}" if metric else "-", project.target_text,
+                      "" if met is None else "[green]met[/]" if met else "[red]not met[/]",
+                      f"{project.reference} ({project.source})", str(record.dir))
+    out.print(table if table.row_count else "no completed runs yet: try `roadmap run 1.2.2`")
+    out.print(f"wrote {write_results(out_dir)}")
 
 
 @app.command()
-def report(out_dir: Optional[Path] = typer.Option(None, "--out", help="Runs folder.")) -> None:
+def report(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder.")) -> None:
     """A static HTML page with every latest run's metrics and plots."""
     from .report import write_html
 
     out.print(f"wrote {write_html(out_dir)}")
+
+
+@app.command()
+def demo(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder (default ./runs).")) -> None:
+    """A short tour of the implemented projects on real data, then the ledger and the HTML report."""
+    from .demo import run_tour
+    from .report import write_html, write_results
+
+    failures = run_tour(out_dir, out.print)
+    out.print(f"ledger: {write_results(out_dir)}   report: {write_html(out_dir)}")
+    out.print("next: `roadmap list`, `roadmap info 1.2.2`, `roadmap run 2.1.2`")
+    if failures:
+        raise typer.Exit(1)
 
 
 @data_app.command("list")
@@ -155,7 +178,7 @@ def _safe_find(find_file, ds, f):
 
 
 @data_app.command("verify")
-def data_verify(name: Optional[str] = typer.Argument(None, help="Dataset name; all when omitted.")) -> None:
+def data_verify(name: str | None = typer.Argument(None, help="Dataset name; all when omitted.")) -> None:
     """Check every present file's size and sha256 against the registry."""
     from .data import DATASETS, verify_dataset
 
@@ -189,12 +212,16 @@ def data_path(name: str = typer.Argument(..., help="Dataset name.")) -> None:
     out.print(str(next(iter(paths.values())).parent), highlight=False)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     try:
-        app()
+        app(args=argv)
     except UserError as exc:
         err.print(f"error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -115,10 +116,8 @@ def git_commit() -> str | None:
 def environment(seed: int) -> dict:
     versions = {}
     for name in TRACKED_PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     env = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -151,9 +150,13 @@ def new_run_dir(project: Project, out: Path | None) -> Path:
 
 
 def execute(project: Project, preset: str = "cpu", overrides: list[str] | dict | None = None, seed: int = 0,
-            out: Path | None = None, resume: Path | None = None, quiet: bool = False) -> tuple[Path, dict]:
-    """Run one project: build its config, make (or reopen) the run folder, call `run`, record the result."""
-    module = project.load()
+            out: Path | None = None, resume: Path | None = None, quiet: bool = False,
+            module: Any = None) -> tuple[Path, dict]:
+    """Run one project: build its config, make (or reopen) the run folder, call `run`, record the result.
+
+    `module` (tests only) replaces the project's own module: anything with Config, PRESETS and run.
+    """
+    module = module or project.load()
     if resume is not None:
         run_dir, cfg, seed, preset = _reopen(project, module, Path(resume))
     else:

@@ -97,7 +97,7 @@ def load_cifar10() -> ImageData:
 
 
 def _read_cifar_pickles(archive: Path):
-    train_x, train_y = [], []
+    train_x, _train_y = [], []
     test = None
     with tarfile.open(archive, "r:gz") as tar:
         for member in tar.getmembers():

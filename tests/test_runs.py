@@ -1,0 +1,74 @@
+"""Run folders: config/metrics/env written, crashes marked failed without metrics, ledger and report."""
+
+import json
+import types
+from dataclasses import dataclass
+
+import pytest
+
+from genai_roadmap import registry
+from genai_roadmap.config import param
+from genai_roadmap.report import markdown_table, write_html
+from genai_roadmap.runs import completed_runs, execute, latest_run
+
+
+@dataclass
+class Cfg:
+    value: float = param(0.95, "metric to report")
+    crash: bool = param(False, "raise mid-run")
+
+
+def _run(cfg, ctx):
+    import numpy as np
+
+    from genai_roadmap.viz import curves
+
+    ctx.log(step=1, loss=0.5)
+    curves(ctx.plots / "loss.png", {"loss": [1.0, 0.5]})
+    if cfg.crash:
+        raise RuntimeError("boom")
+    return {"test_acc": cfg.value, "noise": float(np.random.rand())}
+
+
+FAKE = types.SimpleNamespace(Config=Cfg, PRESETS={"smoke": {"value": 0.5}, "cpu": {}, "full": {}}, run=_run)
+PROJECT = registry.get("1.2.2")  # any project with a test_acc >= 0.93 target
+
+
+def test_run_folder_contents(tmp_path):
+    run_dir, metrics = execute(PROJECT, out=tmp_path, seed=3, quiet=True, module=FAKE)
+    assert run_dir.parent.name == "1.2.2-tree-iris"
+    for name in ("config.json", "metrics.json", "env.json", "status.json", "log.jsonl", "plots/loss.png"):
+        assert (run_dir / name).exists(), name
+    env = json.loads((run_dir / "env.json").read_text())
+    assert env["seed"] == 3 and env["code_hash"] and "numpy" in env["packages"] and env["wall_time_s"] >= 0
+    assert json.loads((run_dir / "status.json").read_text()) == {**json.loads((run_dir / "status.json").read_text()),
+                                                                   "status": "done", "target_met": True}
+    assert metrics["test_acc"] == 0.95
+
+
+def test_same_seed_same_metrics(tmp_path):
+    _, a = execute(PROJECT, out=tmp_path, seed=7, quiet=True, module=FAKE)
+    _, b = execute(PROJECT, out=tmp_path, seed=7, quiet=True, module=FAKE)
+    _, c = execute(PROJECT, out=tmp_path, seed=8, quiet=True, module=FAKE)
+    assert a["noise"] == b["noise"] != c["noise"]
+
+
+def test_crash_marks_failed_and_leaves_no_metrics(tmp_path):
+    with pytest.raises(RuntimeError):
+        execute(PROJECT, overrides=["crash=true"], out=tmp_path, quiet=True, module=FAKE)
+    (run_dir,) = (tmp_path / "1.2.2-tree-iris").iterdir()
+    assert not (run_dir / "metrics.json").exists()
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "failed" and "boom" in status["error"]
+    assert completed_runs(PROJECT, tmp_path) == []
+
+
+def test_ledger_prefers_cpu_over_newer_smoke(tmp_path):
+    execute(PROJECT, preset="cpu", out=tmp_path, quiet=True, module=FAKE)
+    execute(PROJECT, preset="smoke", out=tmp_path, quiet=True, module=FAKE)
+    record = latest_run(PROJECT, tmp_path)
+    assert record.preset == "cpu" and record.target_met is True
+    table = markdown_table(tmp_path)
+    assert "| 1.2.2 | tree-iris | implemented | test_acc = 0.95 (cpu)" in table and table.count("\n") == 44
+    html = write_html(tmp_path).read_text()
+    assert "loss.png" in html and "1.2.2" in html
