@@ -1,0 +1,167 @@
+"""Phase 1 projects: one smoke run each (seconds) asserting real properties; cpu presets in the slow tier."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genai_roadmap import registry
+from genai_roadmap.errors import UserError
+from genai_roadmap.runs import execute
+
+
+def run(project_id, tmp_path, preset="smoke", **overrides):
+    return execute(registry.get(project_id), preset=preset, overrides=overrides, out=tmp_path, quiet=True)
+
+
+def plots(run_dir):
+    return {p.name for p in (run_dir / "plots").glob("*.png") if p.stat().st_size > 1000}
+
+
+def test_math_numpy(tmp_path):
+    run_dir, m = run("1.1.1", tmp_path)
+    assert m["worst_error"] <= 1e-6 and m["worst_error"] == max(m["checks"].values())
+    assert len(m["checks"]) >= 15 and m["method_limited_within_bound"]
+    # The method-limited checks are honestly larger than 1e-6: that is why they are reported apart.
+    assert all(rec["error"] > 1e-6 for rec in m["method_limited"].values())
+    assert {"gradient_descent.png", "derivative_error_vs_h.png", "integration_error_vs_n.png"} <= plots(run_dir)
+
+
+def test_math_numpy_coarse_settings_break_the_bound(tmp_path):
+    # A visibly too-large step must show up in worst_error: the checks are not hard-wired to pass.
+    _, m = run("1.1.1", tmp_path, h_central=0.1)
+    assert m["worst_error"] > 1e-6 and m["worst_check"] in ("central_diff_max_abs", "gradient_2d_max_abs")
+
+
+@pytest.mark.realdata
+def test_pandas_wrangling_titanic(tmp_path, need_data):
+    run_dir, m = run("1.1.2", tmp_path)
+    assert m["missing_before"] > 0 and m["missing_after"] == 0
+    cleaned = pd.read_csv(run_dir / "tables" / "cleaned.csv")
+    assert cleaned.notna().all().all() and len(cleaned) == m["rows_out"] == 200
+    assert {"port", "ticket_group_size", "has_Cabin"} <= set(cleaned.columns) and "Cabin" not in cleaned
+    summary = (run_dir / "summary.md").read_text()
+    assert "## Merges" in summary and "median within Pclass" in summary
+    assert (run_dir / "summary.html").exists() and "missingness.png" in plots(run_dir)
+
+
+def _user_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 120
+    df = pd.DataFrame({"city": rng.choice(["a", "b", "c"], n), "x": rng.normal(size=n),
+                       "label": rng.choice([0, 1], n), "shop": rng.choice(["s1", "s2"], n)})
+    df.loc[::7, "x"] = np.nan
+    df.loc[::11, "city"] = None
+    df.loc[::13, "label"] = np.nan
+    path = tmp_path / "people.csv"
+    df.to_csv(path, index=False)
+    pd.DataFrame({"shop": ["s1", "s2"], "size": [10, 20]}).to_csv(tmp_path / "shops.csv", index=False)
+    return path, df
+
+
+def test_pandas_wrangling_any_csv(tmp_path):
+    path, df = _user_csv(tmp_path)
+    run_dir, m = run("1.1.2", tmp_path, preset="cpu", csv=str(path), target="label", group="city",
+                     merge_csv=str(tmp_path / "shops.csv"), merge_on="shop")
+    assert m["missing_after"] == 0 and m["rows_dropped"] == int(df["label"].isna().sum())
+    cleaned = pd.read_csv(run_dir / "tables" / "cleaned.csv")
+    assert set(cleaned["size"]) == {10, 20}  # the merged column arrived on every row
+    merges = pd.read_csv(run_dir / "tables" / "merges.csv")
+    assert merges["rows unmatched"].sum() == 0
+
+
+def test_pandas_wrangling_bad_input(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        run("1.1.2", tmp_path, csv=str(tmp_path / "missing.csv"))
+    path, _ = _user_csv(tmp_path)
+    with pytest.raises(UserError, match="target column"):
+        run("1.1.2", tmp_path, csv=str(path), target="nope")
+
+
+@pytest.mark.realdata
+def test_linreg_boston(tmp_path, need_data):
+    run_dir, m = run("1.2.1", tmp_path)
+    assert m["r2_diff_vs_sklearn"] <= 1e-6 and m["coef_max_diff_vs_sklearn"] < 1e-8
+    assert 0.5 < m["r2_test"] < 0.9 and m["rmse_test"] > m["mae_test"] > 0
+    assert m["gd_batch_final_train_mse"] < 1.5 * m["closed_form_train_mse"]
+    assert "Black residents" in m["ethics_note"] and "Ethics note" in (run_dir / "report.md").read_text()
+    assert {"predicted_vs_actual.png", "loss_curve.png", "coefficients.png"} <= plots(run_dir)
+    losses = [r["train_mse"] for r in map(json.loads, (run_dir / "log.jsonl").read_text().splitlines())
+              if r.get("model") == "gd_batch"]
+    assert losses[-1] < 0.1 * losses[0]
+
+
+@pytest.mark.realdata
+def test_linreg_boston_same_seed_same_metrics(tmp_path, need_data):
+    _, a = run("1.2.1", tmp_path)
+    _, b = run("1.2.1", tmp_path)
+    keys = [k for k in a if not k.endswith("time_s") and "time_ratio" not in k]
+    assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+
+
+def test_tree_iris(tmp_path):
+    run_dir, m = run("1.2.2", tmp_path)
+    assert m["test_acc"] >= 0.93 and m["acc_gap_samples"] <= 1 and m["within_sklearn_tie_range"]
+    assert m["train_acc"] == 1.0 and m["n_nodes"] == 2 * m["n_leaves"] - 1
+    assert {"tree.png", "decision_boundary.png", "confusion_matrix.png"} <= plots(run_dir)
+    assert "petal" in (run_dir / "report.md").read_text()
+
+
+def test_tree_iris_depth_limit(tmp_path):
+    _, m = run("1.2.2", tmp_path, max_depth=1, criterion="entropy")
+    assert m["depth"] == 1 and m["n_leaves"] == 2 and m["test_acc"] < 0.7  # a stump can only split off setosa
+
+
+@pytest.mark.realdata
+def test_titanic_eda(tmp_path, need_data):
+    run_dir, m = run("1.3.1", tmp_path)
+    assert m["cv_acc"] >= 0.78 and m["cv_acc"] > m["baseline_acc"]["majority class"] + 0.1
+    assert m["age_imputation_rule"] == "median by Title"
+    assert m["survival_rate_by"]["Sex"]["female"] > m["survival_rate_by"]["Sex"]["male"]
+    report = (run_dir / "report.md").read_text()
+    assert "Imputing Age" in report and "GroupMedianImputer" in report
+    assert {"missingness.png", "survival_by_category.png", "age_fare_by_outcome.png"} <= plots(run_dir)
+
+
+def test_titanic_eda_any_csv(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 300
+    x = rng.normal(size=n)
+    color = rng.choice(["red", "blue"], n)
+    label = ((x + (color == "red") + 0.3 * rng.normal(size=n)) > 0.5).astype(int)
+    df = pd.DataFrame({"id": np.arange(n), "x": x, "color": color, "label": label})
+    df.loc[::9, "x"] = np.nan
+    df.to_csv(tmp_path / "d.csv", index=False)
+    run_dir, m = run("1.3.1", tmp_path, csv=str(tmp_path / "d.csv"), target="label")
+    assert m["cv_acc"] > m["baseline_acc"]["majority class"] + 0.15
+    assert m["n_features_numeric"] == 1 and m["n_features_categorical"] == 1  # id left out
+    with pytest.raises(UserError, match="distinct values"):
+        run("1.3.1", tmp_path, csv=str(tmp_path / "d.csv"), target="x")
+
+
+def test_pca_digits(tmp_path):
+    run_dir, m = run("1.3.2", tmp_path, dataset="digits")
+    assert m["k95_diff_vs_sklearn"] == 0 and 20 < m["k95"] < 40 and m["data_source"] == "digits:sklearn-8x8"
+    assert m["evr_max_diff_vs_sklearn"] < 1e-10
+    mse = [m["test_recon_mse"][k] for k in sorted(m["test_recon_mse"], key=int)]
+    assert all(a > b for a, b in zip(mse, mse[1:], strict=False))  # more components, better reconstructions
+    assert {"explained_variance.png", "scatter_2d.png", "reconstructions.png"} <= plots(run_dir)
+
+
+@pytest.mark.realdata
+def test_pca_mnist_smoke(tmp_path, need_data):
+    _, m = run("1.3.2", tmp_path)
+    assert m["data_source"].startswith("mnist") and m["n_features"] == 784 and m["n_train"] == 2000
+    assert m["k95_diff_vs_sklearn"] == 0 and 100 < m["k95"] < 200
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+@pytest.mark.parametrize("project_id", ["1.1.1", "1.1.2", "1.2.1", "1.2.2", "1.3.1", "1.3.2"])
+def test_cpu_preset_reaches_target(tmp_path, need_data, project_id):
+    project = registry.get(project_id)
+    _, m = run(project_id, tmp_path, preset="cpu")
+    assert project.target.met(m), (project.target.text, m[project.target.metric])
+    if project_id == "1.3.2":
+        assert m["k95"] == 154
