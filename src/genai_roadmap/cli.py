@@ -18,6 +18,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Every project of the Generative-AI roadmap as a real pipeline on real data.")
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: where they are, checksums, licences.")
 app.add_typer(data_app, name="data")
+serve_app = typer.Typer(no_args_is_help=True, help="HTTP services for trained models.")
+app.add_typer(serve_app, name="serve")
 # Piped output (CI logs, files) gets a wide console instead of rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -62,7 +64,7 @@ def info(project: str = typer.Argument(..., help="Project id (4.3.1) or slug (va
         return
     module = p.load()
     if module.__doc__:
-        out.print("\n" + module.__doc__.strip() + "\n")
+        out.print("\n" + module.__doc__.strip() + "\n", markup=False)  # docstrings show [..] literally
     table = Table(title="settings (--set key=value)", header_style="bold")
     for col in ("key", "smoke", "cpu (default)", "full", "help"):
         table.add_column(col, overflow="fold")
@@ -78,8 +80,10 @@ def info(project: str = typer.Argument(..., help="Project id (4.3.1) or slug (va
 @app.command()
 def run(
     project: str = typer.Argument(..., help="Project id (4.3.1) or slug (vae-mnist).", metavar="ID|SLUG"),
-    preset: str = typer.Option("cpu", metavar="PRESET", help="smoke (seconds, CI) | cpu (default: real data, minutes) | full (GPU)."),
-    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a setting: --set key=value (repeatable)."),
+    preset: str = typer.Option("cpu", metavar="PRESET",
+                               help="smoke (seconds, CI) | cpu (default: real data, minutes) | full (GPU)."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                   help="Override a setting: --set key=value (repeatable)."),
     seed: int = typer.Option(0, metavar="N", help="Seed for python / NumPy / torch; same seed, same metrics on CPU."),
     out_dir: Path | None = typer.Option(None, "--out", help="Runs folder (default ./runs or $ROADMAP_RUNS_DIR)."),
     resume: Path | None = typer.Option(None, help="Continue an interrupted run from its folder."),
@@ -210,6 +214,36 @@ def data_path(name: str = typer.Argument(..., help="Dataset name.")) -> None:
 
     _, paths = resolve_variant(name)
     out.print(str(next(iter(paths.values())).parent), highlight=False)
+
+
+@serve_app.command("tf-digits")
+def serve_tf_digits(
+    model_dir: Path | None = typer.Option(None, "--model-dir", help="Folder holding <name>/<version>/saved_model.pb "
+                                          "(default: the export/ folder of the latest 2.2.2 run)."),
+    port: int = typer.Option(8501, help="Port to listen on (TF Serving's REST port is 8501)."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 = every interface)."),
+    name: str = typer.Option("digits", "--model-name", help="Model name in the URLs: /v1/models/<name>."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Runs folder searched for the latest 2.2.2 run."),
+) -> None:
+    """Serve the 2.2.2 digit classifier over TensorFlow Serving's REST API until Ctrl-C."""
+    from .serving.tf_rest import latest_export_dir, serve
+
+    serve(model_dir or latest_export_dir(out_dir), name, host, port,
+          say=lambda line: out.print(line, markup=False, highlight=False))
+
+
+@app.command()
+def predict(
+    files: list[Path] = typer.Argument(..., metavar="FILE",
+                                       help="PNG/JPG images or .npy arrays ([28,28], [N,28,28], uint8 or 0-1)."),
+    url: str = typer.Option("http://127.0.0.1:8501", help="Server base URL: `roadmap serve` or a real TF Serving."),
+    model: str = typer.Option("digits", help="Model name on the server."),
+) -> None:
+    """Send digit images to a TF-Serving-style server; print each predicted digit and its probability."""
+    from .serving.client import predict_files
+
+    for line in predict_files(files, url, model):
+        out.print(line, markup=False, highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:
