@@ -137,8 +137,8 @@ def environment(seed: int) -> dict:
     return env
 
 
-def new_run_dir(project: Project, out: Path | None) -> Path:
-    root = (out or default_runs_dir()) / f"{project.id}-{project.slug}"
+def new_run_dir(project: Project, out: str | Path | None) -> Path:
+    root = Path(out or default_runs_dir()) / f"{project.id}-{project.slug}"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = root / stamp
     n = 1
@@ -224,8 +224,8 @@ class RunRecord:
         return self.project.target.met(self.metrics) if self.project.target else None
 
 
-def completed_runs(project: Project, root: Path | None = None) -> list[RunRecord]:
-    folder = (root or default_runs_dir()) / f"{project.id}-{project.slug}"
+def completed_runs(project: Project, root: str | Path | None = None) -> list[RunRecord]:
+    folder = Path(root or default_runs_dir()) / f"{project.id}-{project.slug}"
     records = []
     for run_dir in sorted(folder.glob("*/")) if folder.exists() else []:
         metrics_file, config_file = run_dir / "metrics.json", run_dir / "config.json"
