@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# Before any test module imports torch: see genai_roadmap/__init__.py (spinning OpenMP threads on shared cores).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 @pytest.fixture
 def need_data():

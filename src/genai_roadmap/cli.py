@@ -91,12 +91,14 @@ def run(
 ) -> None:
     """Run a project: train, evaluate, write a run folder (config, metrics, env, plots, log)."""
     from .report import format_value
-    from .runs import execute
+    from .runs import execute, follower_rank
 
     p = registry.get(project)
     if not p.implemented:
         raise UserError(f"project {p.id} ({p.slug}) is planned, not implemented yet")
     run_dir, metrics = execute(p, preset=preset, overrides=set_, seed=seed, out=out_dir, resume=resume, quiet=quiet)
+    if follower_rank():
+        return  # an extra process of a multi-GPU launch: rank 0 reports
     table = Table(title=f"{p.id} {p.slug} ({preset})", header_style="bold")
     table.add_column("metric")
     table.add_column("value")

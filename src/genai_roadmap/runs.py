@@ -161,6 +161,9 @@ def execute(project: Project, preset: str = "cpu", overrides: list[str] | dict |
         run_dir, cfg, seed, preset = _reopen(project, module, Path(resume))
     else:
         cfg = config_mod.build_config(module.Config, module.PRESETS, preset, overrides or [])
+    if follower_rank():
+        return _execute_follower(project, module, cfg, seed, preset, resume is not None)
+    if resume is None:
         run_dir = new_run_dir(project, out)
         io.write_json(run_dir / "config.json", {"project": project.id, "slug": project.slug, "preset": preset,
                                                 "seed": seed, "config": config_mod.to_dict(cfg)})
@@ -186,6 +189,25 @@ def execute(project: Project, preset: str = "cpu", overrides: list[str] | dict |
     met = project.target.met(metrics) if project.target else None
     io.write_json(run_dir / "status.json", {"status": "done", "finished": _now(), "target_met": met})
     return run_dir, metrics
+
+
+def follower_rank() -> int:
+    """The rank of an extra process of a multi-process launch (`accelerate launch`, torchrun), else 0."""
+    return int(os.environ.get("RANK", "0")) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else 0
+
+
+def _execute_follower(project: Project, module, cfg, seed: int, preset: str, resume: bool) -> tuple[Path, dict]:
+    """Ranks > 0 train alongside rank 0 but write nothing into the run folder (the engine hands them rank 0's
+    checkpoint on resume); their plots and logs go to a scratch folder."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix=f"roadmap-rank{follower_rank()}-", ignore_cleanup_errors=True) as tmp:
+        seed_everything(seed)
+        ctx = RunContext(dir=Path(tmp), seed=seed, preset=preset, project=project, resume=resume, quiet=True)
+        try:
+            return Path(tmp), module.run(cfg, ctx)
+        finally:
+            ctx.close()
 
 
 def _reopen(project: Project, module, run_dir: Path):
