@@ -41,7 +41,7 @@ class ImageData:
         tr = rng.permutation(len(self.x_train))[:n_train] if n_train else slice(None)
         te = rng.permutation(len(self.x_test))[:n_test] if n_test else slice(None)
         return ImageData(self.x_train[tr], self.y_train[tr], self.x_test[te], self.y_test[te], self.classes,
-                         self.source + (f" (subset {n_train}/{n_test})" if n_train or n_test else ""))
+                         self.source + (f" (subset {n_train or 'all'}/{n_test or 'all'})" if n_train or n_test else ""))
 
 
 def read_idx(path: Path) -> np.ndarray:
