@@ -36,7 +36,7 @@ def test_impurity_values():
     np.testing.assert_allclose(impurity(np.array([[2, 2], [4, 0], [0, 0]]), "gini"), [0.5, 0.0, 0.0])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 100_000), n=st.integers(2, 40), d=st.integers(1, 4), k=st.integers(2, 4),
        levels=st.integers(2, 6), min_leaf=st.integers(1, 4), criterion=st.sampled_from(["gini", "entropy"]))
 def test_vectorised_split_equals_brute_force(seed, n, d, k, levels, min_leaf, criterion):
@@ -50,7 +50,12 @@ def test_vectorised_split_equals_brute_force(seed, n, d, k, levels, min_leaf, cr
         assert got is None
     else:
         assert got.child_impurity == pytest.approx(want[2], abs=1e-12)
-        assert (got.feature, got.threshold) == (want[0], want[1])
+        # Mathematically tied splits may differ in the last bits of their impurity, so either may win:
+        # the chosen split must itself be a best one, measured the slow way.
+        left = X[:, got.feature] <= got.threshold
+        assert left.sum() >= min_leaf and (~left).sum() >= min_leaf
+        child = sum(m.sum() * impurity(np.bincount(y[m], minlength=k), criterion) for m in (left, ~left)) / len(y)
+        assert child == pytest.approx(want[2], abs=1e-12)
 
 
 def _data(seed: int, n: int = 300):
