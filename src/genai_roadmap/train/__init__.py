@@ -13,9 +13,10 @@ from .engine import (
     param_groups,
     pick_device,
     predict,
+    prefer_cpu_bf16,
 )
 from .schedules import SCHEDULES, lr_factor
 
 __all__ = ["SCHEDULES", "Callback", "EarlyStopping", "EveryEpochs", "Trainer", "amp_dtype", "build_optimizer",
            "classification_step", "evaluate", "load_checkpoint", "load_weights", "lr_factor", "param_groups",
-           "pick_device", "predict", "save_checkpoint", "save_weights"]
+           "pick_device", "predict", "prefer_cpu_bf16", "save_checkpoint", "save_weights"]

@@ -65,6 +65,18 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def prefer_cpu_bf16(amp: str, device: str = "auto") -> str:
+    """`amp` as given, except that "auto" on a CPU with native bf16 kernels (AVX512-BF16 / AMX, used by oneDNN)
+    becomes "bf16". The engine's own "auto" keeps CPUs in fp32; projects that opt in measured a CNN training step
+    1.8x faster at equal accuracy (2.3.2: 79.2 / 84.0% vs 79.3 / 83.7% in fp32)."""
+    if amp != "auto" or pick_device(device).type != "cpu":
+        return amp
+    try:
+        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "off"
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        return "off"
+
+
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
     """Autocast dtype: "auto" = bf16 on CUDA GPUs that have it, else fp16 on CUDA; off on CPU and MPS."""
     if amp not in ("auto", "bf16", "fp16", "off"):

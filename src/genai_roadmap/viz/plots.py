@@ -42,6 +42,17 @@ def curves(path: str | Path, series: dict[str, Sequence[float]], xlabel: str = "
     return save(fig, path)
 
 
+def history_curves(plots_dir: Path, history: Sequence[dict], title: str, val_name: str = "validation",
+                   train_name: str = "train") -> None:
+    """loss.png and accuracy.png from the training engine's per-epoch records (train_* and val_* keys)."""
+    curves(Path(plots_dir) / "loss.png", {f"{train_name}": [h["train_loss"] for h in history],
+                                          val_name: [h["val_loss"] for h in history]},
+           ylabel="cross-entropy", title=f"{title}: loss")
+    curves(Path(plots_dir) / "accuracy.png", {f"{train_name}": [h["train_acc"] for h in history],
+                                              val_name: [h["val_acc"] for h in history]},
+           ylabel="accuracy", title=f"{title}: accuracy")
+
+
 def image_grid(path: str | Path, images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 10,
                title: str = "", cmap: str = "gray", title_colors: Sequence[str] | None = None) -> Path:
     """A grid of images: uint8 or float [N,H,W] (grey) or [N,H,W,3] (RGB)."""

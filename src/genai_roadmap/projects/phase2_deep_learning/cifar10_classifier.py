@@ -52,7 +52,7 @@ from ...train import (
     predict,
     save_weights,
 )
-from ...viz import confusion_matrix_plot, curves, image_grid
+from ...viz import confusion_matrix_plot, history_curves, image_grid
 
 
 @dataclass
@@ -158,12 +158,8 @@ def run(cfg: Config, ctx: RunContext) -> dict:
 
 
 def plots(ctx: RunContext, history: list[dict], cm: np.ndarray, data, pred: np.ndarray) -> None:
-    curves(ctx.plots / "loss.png", {"train (smoothed labels, augmented)": [h["train_loss"] for h in history],
-                                    "test": [h["val_loss"] for h in history]}, ylabel="cross-entropy",
-           title="CIFAR-10: loss")
-    curves(ctx.plots / "accuracy.png", {"train (augmented)": [h["train_acc"] for h in history],
-                                        "test (no TTA)": [h["val_acc"] for h in history]}, ylabel="accuracy",
-           title="CIFAR-10: accuracy")
+    history_curves(ctx.plots, history, "CIFAR-10", val_name="test (no TTA)",
+                   train_name="train (smoothed labels, augmented)")
     confusion_matrix_plot(ctx.plots / "confusion.png", cm, data.classes, title="test set confusion matrix")
     show = np.random.default_rng(ctx.seed).choice(len(pred), min(30, len(pred)), replace=False)  # sorted by class
     titles = [data.classes[pred[i]] for i in show]

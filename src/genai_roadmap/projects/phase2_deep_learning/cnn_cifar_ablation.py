@@ -45,7 +45,7 @@ from ...errors import UserError
 from ...io import write_text
 from ...nn.plain_cnn import PlainCNN, count_parameters
 from ...runs import RunContext
-from ...train import Trainer, build_optimizer, classification_step, pick_device
+from ...train import Trainer, build_optimizer, classification_step, prefer_cpu_bf16
 from ...viz import plots
 
 AUGMENTATIONS = ("none", "flip-crop", "flip-crop-cutout")
@@ -94,14 +94,8 @@ def augment_for(name: str, cfg: Config) -> Augment:
 
 
 def amp_mode(cfg: Config) -> str:
-    """The engine keeps CPUs in fp32; bf16 is faster where the CPU has native bf16 kernels."""
-    if cfg.amp != "auto" or pick_device(cfg.device).type != "cpu":
-        return cfg.amp
-    try:
-        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())  # AVX512-BF16 / AMX: oneDNN bf16 kernels
-    except (AttributeError, RuntimeError):
-        native = False
-    return "bf16" if native else "off"
+    """bf16 autocast where this CPU has native bf16 kernels (see train.prefer_cpu_bf16)."""
+    return prefer_cpu_bf16(cfg.amp, cfg.device)
 
 
 def split_validation(data: ImageData, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -34,7 +34,7 @@ from ...data.images import load_fashion_mnist
 from ...nn.mlp import MLP
 from ...runs import RunContext
 from ...train import Trainer, build_optimizer, classification_step, pick_device, save_weights
-from ...viz import confusion_matrix_plot, curves, image_grid
+from ...viz import confusion_matrix_plot, history_curves, image_grid
 
 
 @dataclass
@@ -120,12 +120,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
 
 
 def plots(ctx: RunContext, history: list[dict], cm: np.ndarray, data, pred: np.ndarray) -> None:
-    curves(ctx.plots / "loss.png", {"train (smoothed labels, augmented)": [h["train_loss"] for h in history],
-                                    "validation": [h["val_loss"] for h in history]}, ylabel="cross-entropy",
-           title="Fashion-MNIST MLP: loss")
-    curves(ctx.plots / "accuracy.png", {"train (augmented)": [h["train_acc"] for h in history],
-                                        "validation": [h["val_acc"] for h in history]}, ylabel="accuracy",
-           title="Fashion-MNIST MLP: accuracy")
+    history_curves(ctx.plots, history, "Fashion-MNIST MLP", train_name="train (smoothed labels, augmented)")
     confusion_matrix_plot(ctx.plots / "confusion.png", cm, data.classes, title="test set confusion matrix")
     wrong = np.flatnonzero(pred != data.y_test)[:30]
     if len(wrong):
