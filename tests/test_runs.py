@@ -68,6 +68,8 @@ def test_ledger_prefers_cpu_over_newer_smoke(tmp_path):
     execute(PROJECT, preset="smoke", out=tmp_path, quiet=True, module=FAKE)
     record = latest_run(PROJECT, tmp_path)
     assert record.preset == "cpu" and record.target_met is True
+    smoke = latest_run(PROJECT, tmp_path, prefer=("smoke",))
+    assert smoke.preset == "smoke" and smoke.target_met is None, "a smoke slice is not judged against the target"
     table = markdown_table(tmp_path)
     assert "| 1.2.2 | tree-iris | implemented | test_acc = 0.95 (cpu)" in table and table.count("\n") == 44
     html = write_html(tmp_path).read_text()

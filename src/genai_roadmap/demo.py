@@ -35,10 +35,14 @@ TOUR = (
     Step("1.3.2", "cpu", needs=("mnist",), fallback=("dataset=digits",),
          fallback_note="MNIST not found locally: PCA runs on scikit-learn's 8×8 digits instead",
          why="PCA from scratch: components for 95% variance"),
-    Step("2.1.1", "smoke", needs=("mnist",), fallback=("dataset=digits",),
+    Step("2.1.1", "smoke", needs=("mnist",), fallback=("dataset=digits", "epochs=30"),
          fallback_note="MNIST not found locally: the NumPy MLP trains on scikit-learn's 8×8 digits instead",
          why="a NumPy MLP with hand-written backprop (short run)"),
     Step("2.1.2", "smoke", needs=("fashion_mnist",), why="a PyTorch MLP through the training engine (short run)"),
+    Step("2.2.1", "smoke", needs=("cifar10",), why="CIFAR-10: train, checkpoint, reload, evaluate (short run)"),
+    Step("2.2.2", "smoke", needs=("mnist",), why="a Keras CNN exported and served over TF Serving's REST API"),
+    Step("2.3.1", "smoke", needs=("cifar10",), why="a depth × augmentation ablation grid (tiny)"),
+    Step("2.3.2", "smoke", needs=("cifar10",), why="pretrained EfficientNet-Lite0 vs the same net from scratch"),
 )
 
 
@@ -70,6 +74,7 @@ def plan() -> list[tuple[Step, tuple[str, ...] | None, str]]:
 
 
 def run_tour(out: Path | None, say) -> int:
+    from .report import format_value
     from .runs import execute
 
     failures = 0
@@ -88,5 +93,6 @@ def run_tour(out: Path | None, say) -> int:
             continue
         headline = project.target.metric if project.target else None
         value = metrics.get(headline) if headline else None
-        say(f"  {headline} = {value}  → {run_dir}" if headline else f"  → {run_dir}")
+        shown = format_value(value) if value is not None else "-"
+        say(f"  {headline} = {shown}  → {run_dir}" if headline else f"  → {run_dir}")
     return failures
