@@ -80,11 +80,3 @@ def test_smoke_run_writes_the_grid_and_beats_chance(tmp_path, need_data):
         assert (run_dir / "plots" / name).stat().st_size > 5000
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert saved["best_test_acc"] == metrics["best_test_acc"]
-
-
-@pytest.mark.slow
-@pytest.mark.realdata
-def test_cpu_preset_reaches_the_target(tmp_path, need_data):
-    _, metrics = runs.execute(registry.get("2.3.1"), preset="cpu", out=tmp_path, quiet=True)
-    assert len(metrics["grid_val_acc"]) == 9
-    assert metrics["best_test_acc"] >= 0.85

@@ -154,14 +154,3 @@ def test_pca_mnist_smoke(tmp_path, need_data):
     _, m = run("1.3.2", tmp_path)
     assert m["data_source"].startswith("mnist") and m["n_features"] == 784 and m["n_train"] == 2000
     assert m["k95_diff_vs_sklearn"] == 0 and 100 < m["k95"] < 200
-
-
-@pytest.mark.slow
-@pytest.mark.realdata
-@pytest.mark.parametrize("project_id", ["1.1.1", "1.1.2", "1.2.1", "1.2.2", "1.3.1", "1.3.2"])
-def test_cpu_preset_reaches_target(tmp_path, need_data, project_id):
-    project = registry.get(project_id)
-    _, m = run(project_id, tmp_path, preset="cpu")
-    assert project.target.met(m), (project.target.text, m[project.target.metric])
-    if project_id == "1.3.2":
-        assert m["k95"] == 154

@@ -104,14 +104,3 @@ def test_cli_resume_after_sigkill_matches_an_uninterrupted_run(need_data, tmp_pa
     (straight_dir,) = (tmp_path / "b" / "2.1.2-mlp-fashion").iterdir()
     first, second = (_no_times(json.loads((d / "metrics.json").read_text())) for d in (run_dir, straight_dir))
     assert first == second and first["test_acc"] > 0.6
-
-
-@pytest.mark.slow
-@pytest.mark.realdata
-@pytest.mark.parametrize("project", ["2.1.2", "2.2.1"])
-def test_cpu_preset_reaches_target(need_data, tmp_path, project):
-    p = registry.get(project)
-    run_dir, m = execute(p, preset="cpu", out=tmp_path, quiet=True)
-    assert p.target.met(m), (p.target.text, m[p.target.metric])
-    if project == "2.2.1":
-        assert m["reload_matches"]
