@@ -12,7 +12,7 @@ from rich.table import Table
 
 from . import config as config_mod
 from . import registry
-from .errors import UserError
+from .errors import RunFailed, UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False,
                   help="Every project of the Generative-AI roadmap as a real pipeline on real data.")
@@ -254,6 +254,9 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         err.print(f"error: {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
+    except RunFailed as exc:
+        err.print(f"run failed: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

@@ -12,11 +12,14 @@ from .errors import UserError
 PRESETS = ("smoke", "cpu", "full")
 
 
-def param(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 - mirrors argparse's name
-    """A Config field with help text, shown by `roadmap info`."""
+def param(default: Any, help: str, *, min: float | None = None, max: float | None = None,  # noqa: A002
+          choices: tuple | list | None = None, **kwargs: Any) -> Any:
+    """A Config field with help text and its valid range (`min` / `max`, inclusive) or `choices`, shown by
+    `roadmap info` and checked before a run folder exists. For list fields the range applies to each item."""
+    meta = {"help": help, "min": min, "max": max, "choices": tuple(choices) if choices is not None else None}
     if isinstance(default, (list, dict, set)):
-        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kwargs)
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+        return dataclasses.field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kwargs)
+    return dataclasses.field(default=default, metadata=meta, **kwargs)
 
 
 def field_help(cfg_cls: type) -> dict[str, str]:

@@ -1,5 +1,9 @@
-"""One exception type for mistakes a user can fix: the CLI prints its message as one line and exits 2."""
+"""The two ways a run ends badly that are not bugs: the CLI prints either as one line, never a traceback."""
 
 
 class UserError(Exception):
-    """Bad input (unknown project, bad --set value, missing data file, ...). Never shown as a traceback."""
+    """Bad input (unknown project, bad --set value, missing data file, ...): one line, exit 2."""
+
+
+class RunFailed(Exception):
+    """A run that cannot go on (its loss became NaN or infinite, ...): status.json says failed, one line, exit 1."""
