@@ -61,8 +61,11 @@ def _fit(tmp_path, epochs=3, callbacks=(), resume=False, **kw):
     return trainer, trainer.fit(train, val=test), test
 
 
+VOLATILE = ("epoch_time_s", "train_time_s", "peak_mem_mb")  # measured, not computed: differ between runs
+
+
 def _strip(history):
-    return [{k: v for k, v in h.items() if k != "epoch_time_s"} for h in history]
+    return [{k: v for k, v in h.items() if k not in VOLATILE} for h in history]
 
 
 # ---- schedules ------------------------------------------------------------------------------------------
@@ -250,7 +253,8 @@ def run(cfg, ctx):
                       checkpoint_every=cfg.checkpoint_every, log_every=4,
                       callbacks=[EarlyStopping("val_acc", "max", patience=10), KillAt()])
     history = trainer.fit(train, val=test)
-    return {"history": [{k: v for k, v in h.items() if k != "epoch_time_s"} for h in history],
+    volatile = ("epoch_time_s", "train_time_s", "peak_mem_mb")
+    return {"history": [{k: v for k, v in h.items() if k not in volatile} for h in history],
             "test": trainer.evaluate(test), "torch_after": torch.rand(3).tolist(),
             "numpy_after": float(np.random.rand())}
 '''

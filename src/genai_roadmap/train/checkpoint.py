@@ -27,6 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .. import io
+from ..errors import UserError
 
 FORMAT = 1
 
@@ -115,8 +116,7 @@ def save_checkpoint(folder: Path, name: str, state: dict[str, Any], step: int) -
     tensors: dict[str, torch.Tensor] = {}
     encoded = encode(state, tensors)
     tensor_file = f"{name}-step{step:09d}.safetensors"
-    stored = _storable(tensors)
-    io.write_with(folder / tensor_file, lambda tmp: save_file(stored, str(tmp)), suffix=".safetensors")
+    save_tensors(folder / tensor_file, tensors)
     pointer = io.write_json(folder / f"{name}.json", {"format": FORMAT, "step": step, "tensors": tensor_file,
                                                       "state": encoded})
     for old in folder.glob(f"{name}-step*.safetensors"):
@@ -126,13 +126,49 @@ def save_checkpoint(folder: Path, name: str, state: dict[str, Any], step: int) -
 
 
 def load_checkpoint(folder: Path, name: str) -> dict[str, Any] | None:
-    """The state saved by `save_checkpoint`, or None when there is no checkpoint `name` in `folder`."""
+    """The state saved by `save_checkpoint`, or None when there is no checkpoint `name` in `folder`.
+    A damaged checkpoint (unreadable JSON, tensor file missing or corrupt) is a UserError naming the file."""
     pointer = folder / f"{name}.json"
     if not pointer.exists():
         return None
-    record = json.loads(pointer.read_text())
-    tensors = load_file(str(folder / record["tensors"]))
-    return decode(record["state"], tensors)
+    try:
+        record = json.loads(pointer.read_text(encoding="utf-8"))
+        tensor_file = folder / record["tensors"]
+    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise UserError(f"cannot resume: checkpoint {pointer} is damaged ({type(exc).__name__}); "
+                        "start a new run") from None
+    tensors = load_tensors(tensor_file)
+    try:
+        return decode(record["state"], tensors)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"cannot resume: checkpoint {pointer} does not match {tensor_file.name} "
+                        f"({type(exc).__name__}: {exc}); start a new run") from None
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> Path:
+    """A flat dict of tensors as one safetensors file, written atomically."""
+    stored = _storable(tensors)
+    return io.write_with(path, lambda tmp: save_file(stored, str(tmp)), suffix=".safetensors")
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; a missing or corrupt file is a UserError naming it."""
+    if not path.is_file():
+        raise UserError(f"cannot resume: tensor file {path} is missing; start a new run")
+    try:
+        return load_file(str(path))
+    except Exception as exc:  # safetensors raises its own SafetensorError (and OSError, ValueError)
+        raise UserError(f"cannot resume: tensor file {path} is damaged ({type(exc).__name__}); "
+                        "start a new run") from None
+
+
+def remove_orphans(folder: Path, name: str) -> list[Path]:
+    """Delete temporary files of checkpoint `name` left by a process killed mid-write (io.atomic_path names
+    them `.<target>.<random><suffix>`); returns what was removed."""
+    orphans = [p for p in folder.glob(f".{name}[.-]*") if p.is_file()]
+    for p in orphans:
+        p.unlink(missing_ok=True)
+    return orphans
 
 
 # ---- RNG states ---------------------------------------------------------------------------------------

@@ -5,47 +5,92 @@
     history = trainer.fit(train_batches, val=val_batches)      # list of per-epoch records
     metrics = trainer.evaluate(test_batches)                  # {"loss": ..., "acc": ...}
 
+Settings are the fields of `TrainConfig` (epochs, schedule, accumulate, max_steps, ...): pass them as keyword
+arguments as above, or as one `TrainConfig` (`Trainer(model, opt, ctx, TrainConfig(...), step=...)`), or both
+(keywords override the config's fields).
+
 What `fit` does for a project:
 - device (cuda / mps / cpu, or the process's GPU under `accelerate launch`), bf16/fp16 autocast on CUDA
-  (fp16 with a GradScaler), nothing on CPU;
+  (fp16 with a GradScaler), nothing on CPU; `cudnn_benchmark=True` for fixed input shapes (images) — off by
+  default because variable-length text re-tunes cuDNN at every new shape;
 - the step: `step(model, batch, trainer) -> {"loss": tensor, other scalars}`; the engine does backward,
   gradient clipping, the optimizer step and the learning-rate schedule (a pure function of the step, see
-  schedules.py; weight decay lives in the optimizer, see `build_optimizer`);
-- `manual=True` hands the whole update to the step (GANs: two optimizers, two backward passes), which then
-  calls `trainer.backward(loss)` and `trainer.optimizer_step(opt)` so AMP, clipping and Accelerate still apply;
-- per-epoch validation with `eval_step` (default: the training step without the update), callbacks
-  (early stopping, sampling every n epochs), metrics to the run's log.jsonl and a rich progress bar;
-- checkpoints every `checkpoint_every` steps and at each epoch end (model, optimizers, GradScaler, python /
+  schedules.py; weight decay lives in the optimizer, see `build_optimizer`). A batch is a tuple of tensors or a
+  dict (`input_ids`, `attention_mask`, `labels`: Hugging Face style), moved to the device whole;
+- a step may return any scalars, not always the same ones: each is averaged over the steps that reported it.
+  Returning `"weight"` (e.g. the number of non-padding tokens) weights that step's scalars by it instead of the
+  batch size, so a per-token loss averages per token over the epoch (see genai_roadmap.data.text_batches);
+- `accumulate=k` sums gradients over k micro-batches before one update (the loss is divided by k: the same
+  update as one batch k times larger); `trainer.step` counts updates, and `max_steps` ends the fit after that
+  many, mid-epoch if need be (the partial epoch gets its record);
+- `manual=True` hands the whole update to the step (GANs: two optimizers, two backward passes), which calls
+  `trainer.backward(loss)` and `trainer.optimizer_step("d")` so AMP, clipping and Accelerate still apply.
+  `optimizer_step` zeroes every gradient of the model afterwards, so what a generator loss left on the
+  discriminator never leaks into the discriminator's next update: do backward + optimizer_step per network,
+  in turn. The fp16 loss scale is updated once per iteration; `trainer.updates["d"]` counts each
+  optimizer's updates, so an n-critic loop (WGAN-GP) is `if trainer.step % 5 == 4: ... optimizer_step("g")`;
+- validation with `eval_step` (default: the training step without the update) every `eval_every` epochs,
+  and every `eval_every_steps` updates (records in `trainer.evals`, log event "eval", `Callback.on_evaluate`);
+  `corpus_metric=CorpusMetric(predict, score)` adds metrics computed once over the whole validation set
+  (BLEU, ROUGE, span F1: see genai_roadmap.metrics) to each validation;
+- callbacks (early stopping, EMA of the weights, sampling every n epochs), metrics to the run's log.jsonl
+  and a rich progress bar; each epoch record has `peak_mem_mb` (CUDA max allocated, else the process's peak
+  RSS) and `train_time_s`, which counts the whole training across resumes (`trainer.train_time_s`);
+- a loss that becomes NaN or infinite stops the fit with `RunFailed` naming the epoch and step (checked at
+  each log window, checkpoint and epoch end: no sync per step on a GPU);
+- checkpoints every `checkpoint_every` updates and at each epoch end (model, optimizers, GradScaler, python /
   NumPy / torch RNG states, position in the epoch, running meters, history, callback states), and exact
   resume: with `ctx.resume` (`roadmap run ID --resume RUN_DIR`) `fit` continues from the last checkpoint and
-  ends with the same metrics as an uninterrupted run (CPU); a finished fit is restored, not retrained.
+  ends with the same metrics as an uninterrupted run (CPU); a finished fit is restored, not retrained. When
+  most parameters are frozen (a LoRA adapter, a linear probe) checkpoints hold only the trainable ones plus
+  buffers (`trainable_only`, default auto); the project rebuilds the frozen base before resuming. A damaged
+  checkpoint is a one-line UserError naming the file; orphan temporary files of a killed write are removed
+  when the next fit starts.
 - multi-GPU: under `accelerate launch` (when `accelerate` is installed) the model and optimizers are prepared
   by an `Accelerator`, each process trains on its shard of every epoch, and only the main process logs and
   writes checkpoints. The same project file runs either way.
 
-Batches are any object with `len()` and `epoch(epoch, start)` — see genai_roadmap.data.batches.
+Batches are any object with `len()` and `epoch(epoch, start)` — see genai_roadmap.data.batches (images,
+tensors) and genai_roadmap.data.text_batches (padded, length-bucketed text). Generation (sampling, beam
+search, streaming) lives in genai_roadmap.nn.generate.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..errors import UserError
+from ..errors import RunFailed, UserError
 from . import checkpoint as ckpt
 from .callbacks import Callback
+from .evaluation import (
+    Batch,
+    CorpusMetric,
+    Meter,
+    StepFn,
+    autocast,
+    batch_size,
+    classification_step,
+    evaluate,
+    evaluate_corpus,
+    predict,
+    split_weight,
+    to_device,
+)
 from .schedules import lr_factor, warmup_steps
 
-Batch = tuple[torch.Tensor, ...]
-StepFn = Callable[[nn.Module, Batch, "Trainer"], dict[str, Any]]
+__all__ = ["Batch", "StepFn", "TrainConfig", "Trainer", "amp_dtype", "build_optimizer", "classification_step",
+           "evaluate", "evaluate_corpus", "param_groups", "peak_memory_mb", "pick_device", "predict",
+           "prefer_cpu_bf16"]
 
 
 # ---- device, precision, optimizer ---------------------------------------------------------------------
@@ -109,99 +154,43 @@ def build_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float 
     raise UserError(f"optimizer must be sgd, adam or adamw, got {name!r}")
 
 
-# ---- steps and evaluation ----------------------------------------------------------------------------
-
-def classification_step(label_smoothing: float = 0.0) -> StepFn:
-    """Cross-entropy on (x, y) batches; reports loss and accuracy."""
-
-    def step(model: nn.Module, batch: Batch, trainer: Trainer | None = None) -> dict[str, torch.Tensor]:
-        x, y = batch
-        logits = model(x)  # [B, K]
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
-        return {"loss": loss, "acc": (logits.argmax(1) == y).float().mean()}
-
-    return step
-
-
-class _Meter:
-    """Sample-weighted running means. Values stay on the device until `flush` (one sync per flush, not per
-    step); they are added in step order as Python floats, so the sums never depend on when we flushed."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.count = 0
-        self._keys: list[str] = []
-        self._pending: list[tuple[torch.Tensor, int]] = []
-
-    def add(self, values: dict[str, Any], n: int) -> None:
-        if not self._keys:
-            self._keys = list(values)
-        row = [v.detach().float().reshape(()) if torch.is_tensor(v) else torch.tensor(float(v))
-               for v in (values[k] for k in self._keys)]
-        device = next((r.device for r in row if r.device.type != "cpu"), None)
-        self._pending.append((torch.stack([r.to(device) if device else r for r in row]), n))
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        rows = torch.stack([p.cpu() for p, _ in self._pending]).double().tolist()
-        for row, (_, n) in zip(rows, self._pending, strict=True):
-            for k, v in zip(self._keys, row, strict=True):
-                self.sums[k] = self.sums.get(k, 0.0) + v * n
-            self.count += n
-        self._pending = []
-
-    def means(self) -> dict[str, float]:
-        self.flush()
-        return {k: s / max(self.count, 1) for k, s in self.sums.items()}
-
-
-def _to(batch: Batch, device: torch.device) -> Batch:
-    return tuple(t.to(device, non_blocking=True) if torch.is_tensor(t) else t for t in batch)
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
-    return torch.autocast(device_type=device.type, dtype=dtype) if dtype is not None else nullcontext()
-
-
-def evaluate(model: nn.Module, batches: Iterable[Batch], step: StepFn | None = None, *,
-             device: torch.device | None = None, amp: torch.dtype | None = None) -> dict[str, float]:
-    """Sample-weighted means of the step's scalars over all batches, in eval mode without gradients."""
-    step = step or classification_step()
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    meter = _Meter()
-    with torch.inference_mode():
-        for batch in batches:
-            batch = _to(batch, device)
-            with _autocast(device, amp):
-                out = step(model, batch, None)
-            meter.add(out, int(batch[0].shape[0]))
-    model.train(was_training)
-    return meter.means()
-
-
-def predict(model: nn.Module, batches: Iterable[Batch], *, device: torch.device | None = None,
-            amp: torch.dtype | None = None, flip_tta: bool = False) -> torch.Tensor:
-    """Logits [N, K] (float32, CPU) for every batch's first tensor; `flip_tta` averages x and its mirror."""
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = []
-    with torch.inference_mode():
-        for batch in batches:
-            x = batch[0].to(device, non_blocking=True)
-            with _autocast(device, amp):
-                logits = model(x).float()
-                if flip_tta:
-                    logits = 0.5 * (logits + model(x.flip(3)).float())
-            out.append(logits.cpu())
-    model.train(was_training)
-    return torch.cat(out)
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory so far: CUDA max allocated on a GPU, else the process's peak resident set size."""
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 # ---- the trainer ---------------------------------------------------------------------------------------
+
+@dataclass
+class TrainConfig:
+    """How `Trainer.fit` trains; every field is also a keyword argument of `Trainer`."""
+
+    epochs: int = 1
+    max_steps: int = 0  # stop after this many optimizer updates (0: run all epochs)
+    accumulate: int = 1  # micro-batches whose gradients are summed into one update
+    schedule: str = "none"  # learning-rate schedule, see schedules.py
+    warmup: float = 0.0  # warm-up: a fraction of all updates (< 1) or a number of updates
+    final_lr: float = 0.0  # the schedule's last factor
+    step_every: int = 0  # "step" schedule: updates between drops
+    gamma: float = 0.1  # "step" schedule: factor per drop
+    grad_clip: float | None = None  # max global gradient norm
+    amp: str = "auto"  # auto | bf16 | fp16 | off
+    device: str = "auto"  # auto | cuda | mps | cpu
+    cudnn_benchmark: bool = False  # let cuDNN time kernels per input shape: for fixed shapes (images) only
+    checkpoint_every: int = 0  # updates between mid-epoch checkpoints (0: at epoch ends only)
+    eval_every: int = 1  # epochs between validations (the last epoch always validates)
+    eval_every_steps: int = 0  # also validate every this many updates (0: off)
+    log_every: int = 50  # updates between log lines
+    trainable_only: bool | None = None  # checkpoint only trainable parameters; None: when under half train
+    name: str = "train"  # the checkpoint's and the log's name (several fits in one run need distinct names)
+    progress: bool = True  # rich progress bar (off anyway with --quiet)
+
+
+_SETTINGS = {f.name for f in fields(TrainConfig)}
+
 
 def _launched_by_accelerate() -> bool:
     return any(k.startswith("ACCELERATE_") for k in os.environ) or int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -211,23 +200,28 @@ class Trainer:
     """Fits `model` with `optimizer` (one, or a dict of several for manual steps); see the module docstring."""
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | dict[str, torch.optim.Optimizer],
-                 ctx: Any = None, *, epochs: int, step: StepFn | None = None, eval_step: StepFn | None = None,
-                 manual: bool = False, schedule: str = "none", warmup: float = 0.0, final_lr: float = 0.0,
-                 step_every: int = 0, gamma: float = 0.1, grad_clip: float | None = None, amp: str = "auto",
-                 device: str = "auto", checkpoint_every: int = 0, log_every: int = 50, eval_every: int = 1,
-                 name: str = "train", callbacks: Sequence[Callback] = (), progress: bool = True) -> None:
-        self.ctx, self.epochs, self.name = ctx, epochs, name
+                 ctx: Any = None, config: TrainConfig | None = None, *, step: StepFn | None = None,
+                 eval_step: StepFn | None = None, manual: bool = False, callbacks: Sequence[Callback] = (),
+                 corpus_metric: CorpusMetric | None = None, **settings: Any) -> None:
+        unknown = set(settings) - _SETTINGS
+        if unknown:
+            raise TypeError(f"Trainer got unknown settings {sorted(unknown)}; see TrainConfig")
+        self.config = cfg = replace(config or TrainConfig(), **settings)
+        if cfg.accumulate < 1 or (manual and cfg.accumulate != 1):
+            raise ValueError("accumulate must be >= 1, and 1 with manual=True (the step owns its updates)")
+        self.ctx, self.epochs, self.name, self.max_steps = ctx, cfg.epochs, cfg.name, cfg.max_steps
         self.step_fn = step or classification_step()
         self.eval_step = eval_step or self.step_fn
-        self.manual = manual
+        self.manual, self.corpus_metric = manual, corpus_metric
         self.optimizers = optimizer if isinstance(optimizer, dict) else {"main": optimizer}
         if not manual and len(self.optimizers) != 1:
             raise ValueError("several optimizers need manual=True: the step decides which one updates what")
-        self.schedule = dict(kind=schedule, final=final_lr, step_every=step_every, gamma=gamma)
-        self.warmup, self.grad_clip, self.log_every, self.eval_every = warmup, grad_clip, log_every, eval_every
-        self.checkpoint_every = checkpoint_every
+        self.schedule = dict(kind=cfg.schedule, final=cfg.final_lr, step_every=cfg.step_every, gamma=cfg.gamma)
+        self.warmup, self.grad_clip, self.log_every, self.eval_every = (cfg.warmup, cfg.grad_clip, cfg.log_every,
+                                                                        cfg.eval_every)
+        self.checkpoint_every, self.accumulate = cfg.checkpoint_every, cfg.accumulate
         self.callbacks = list(callbacks)
-        self.quiet = bool(getattr(ctx, "quiet", False)) or not progress
+        self.quiet = bool(getattr(ctx, "quiet", False)) or not cfg.progress
         self.accelerator = self._make_accelerator()
         if self.accelerator is not None:
             self.device = self.accelerator.device
@@ -237,24 +231,29 @@ class Trainer:
             self.optimizers = dict(zip(self.optimizers, opts, strict=True))
             self.model = self.accelerator.unwrap_model(self.wrapped)
         else:
-            self.device = pick_device(device)
-            self.amp = amp_dtype(amp, self.device)
+            self.device = pick_device(cfg.device)
+            self.amp = amp_dtype(cfg.amp, self.device)
             self.model = self.wrapped = model.to(self.device)
         if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels
+            torch.backends.cudnn.benchmark = cfg.cudnn_benchmark
         self.scaler = (torch.amp.GradScaler("cuda") if self.amp == torch.float16 and self.accelerator is None
                        else None)
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group.setdefault("initial_lr", group["lr"])  # the schedule scales this base value
         self.epoch = 0  # completed epochs
-        self.batch_in_epoch = 0  # batches done in the current epoch
-        self.step = 0  # optimizer steps done
-        self.history: list[dict[str, Any]] = []
+        self.batch_in_epoch = 0  # (micro-)batches done in the current epoch
+        self.step = 0  # updates done: optimizer steps, or calls of a manual step
+        self.updates = dict.fromkeys(self.optimizers, 0)  # optimizer steps taken, per optimizer
+        self.history: list[dict[str, Any]] = []  # one record per epoch
+        self.evals: list[dict[str, Any]] = []  # one record per `eval_every_steps` validation
         self.stop = False
         self.done = False
-        self.meter = _Meter()
-        self._window = _Meter()
+        self.meter = Meter()
+        self._window = Meter()
+        self._losses: list[tuple[int, int, torch.Tensor]] = []  # (epoch, step, loss) not yet checked finite
+        self._stepped: set[str] = set()  # optimizers stepped through the GradScaler this iteration
+        self._time_before, self._fit_t0 = 0.0, None  # training seconds of earlier processes; this one's start
         self._progress = None
         self._tb = None
 
@@ -279,7 +278,7 @@ class Trainer:
     def autocast(self) -> AbstractContextManager:
         if self.accelerator is not None:
             return self.accelerator.autocast()
-        return _autocast(self.device, self.amp)
+        return autocast(self.device, self.amp)
 
     def backward(self, loss: torch.Tensor) -> None:
         if self.accelerator is not None:
@@ -290,8 +289,11 @@ class Trainer:
             loss.backward()
 
     def optimizer_step(self, opt: torch.optim.Optimizer | str | None = None) -> None:
-        """Clip (after unscaling), step, update the loss scale, zero the gradients."""
+        """Clip (after unscaling), step, count the update, then zero every gradient of the model."""
         opt = self.optimizers[opt] if isinstance(opt, str) else opt or next(iter(self.optimizers.values()))
+        name = next((k for k, o in self.optimizers.items() if o is opt), "other")
+        if self.scaler is not None and name in self._stepped:  # a second update of one optimizer this iteration
+            self._update_scale()
         if self.grad_clip:
             params = [p for g in opt.param_groups for p in g["params"]]
             if self.accelerator is not None:
@@ -302,10 +304,23 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
         if self.scaler is not None:
             self.scaler.step(opt)
-            self.scaler.update()
+            self._stepped.add(name)
         else:
             opt.step()
-        opt.zero_grad(set_to_none=True)
+        self.updates[name] = self.updates.get(name, 0) + 1
+        self.zero_grad()
+
+    def zero_grad(self) -> None:
+        """Every gradient of the model and of every optimizer's parameters, not only the stepped one's."""
+        self.model.zero_grad(set_to_none=True)
+        for o in self.optimizers.values():
+            o.zero_grad(set_to_none=True)
+
+    def _update_scale(self) -> None:
+        # GradScaler.update once per iteration: per optimizer, it would grow or shrink the scale several times
+        if self.scaler is not None and self._stepped:
+            self.scaler.update()
+        self._stepped.clear()
 
     @property
     def lr(self) -> float:
@@ -318,72 +333,127 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = group["initial_lr"] * factor
 
+    @property
+    def train_time_s(self) -> float:
+        """Seconds spent in `fit`, over every process that worked on this fit (resumes included)."""
+        running = time.perf_counter() - self._fit_t0 if self._fit_t0 is not None else 0.0
+        return self._time_before + running
+
     # -- the loop ------------------------------------------------------------------------------------------
     def fit(self, train: Any, val: Iterable[Batch] | None = None) -> list[dict[str, Any]]:
         if self.accelerator is not None and self.accelerator.num_processes > 1 and hasattr(train, "shard"):
             train.shard(self.accelerator.process_index, self.accelerator.num_processes)
-        self.steps_per_epoch = len(train)
+        self.batches_per_epoch = len(train)
+        self.steps_per_epoch = -(-self.batches_per_epoch // self.accumulate)
         self.total_steps = self.epochs * self.steps_per_epoch
+        if self.max_steps:
+            self.total_steps = min(self.total_steps, self.max_steps)
         self._warmup_steps = warmup_steps(self.warmup, self.total_steps)
+        if self.ctx is not None and self.is_main:
+            ckpt.remove_orphans(self.ctx.checkpoints, self.name)
         if self.ctx is not None and getattr(self.ctx, "resume", False) and self._restore():
             if self.done:
                 self.say(f"{self.name}: finished in the resumed run; weights restored from its checkpoint")
                 return self.history
             self.say(f"{self.name}: resuming at epoch {self.epoch + 1}, batch {self.batch_in_epoch}, "
                      f"step {self.step}")
+        self._fit_t0 = time.perf_counter()
         self.wrapped.train()
         for cb in self.callbacks:
             cb.on_fit_start(self)
         with self._progress_bar():
-            while self.epoch < self.epochs and not self.stop:
+            while not self._finished():
                 self._run_epoch(train, val)
         for cb in self.callbacks:
             cb.on_fit_end(self)
         self.done = True
         self.save_checkpoint()
+        self._time_before, self._fit_t0 = self.train_time_s, None
         return self.history
+
+    def _finished(self) -> bool:
+        return self.epoch >= self.epochs or self.stop or bool(self.max_steps and self.step >= self.max_steps)
 
     def _run_epoch(self, train: Any, val: Iterable[Batch] | None) -> None:
         t0, seen = time.perf_counter(), 0
         for batch in train.epoch(self.epoch, start=self.batch_in_epoch):
-            batch = _to(batch, self.device)
-            n = int(batch[0].shape[0])
-            out = self._train_step(batch)
-            self.step += 1
+            batch = to_device(batch, self.device)
+            group_start = self.batch_in_epoch - self.batch_in_epoch % self.accumulate
+            group = min(self.accumulate, self.batches_per_epoch - group_start)  # the epoch's last may be short
             self.batch_in_epoch += 1
-            seen += n
-            self.meter.add(out, n)
-            self._window.add(out, n)
+            ends_update = self.batch_in_epoch - group_start == group
+            out = self._train_step(batch, group, ends_update)
+            scalars, n = split_weight(out, batch)
+            seen += batch_size(batch)
+            self.meter.add(scalars, n)
+            self._window.add(scalars, n)
+            self._watch(scalars)
+            if not ends_update:
+                continue
+            self.step += 1
             for cb in self.callbacks:
-                cb.on_step_end(self, out)
+                cb.on_step_end(self, scalars)
             if self.step % self.log_every == 0:
                 self._log_window(seen / (time.perf_counter() - t0))
             if self._progress is not None:
                 self._progress.advance(self._task)
+            if val is not None and self.config.eval_every_steps and self.step % self.config.eval_every_steps == 0:
+                self._evaluate_at_step(val)
+            if self._finished():
+                break
             if (self.checkpoint_every and self.step % self.checkpoint_every == 0
-                    and self.batch_in_epoch < self.steps_per_epoch):
+                    and self.batch_in_epoch < self.batches_per_epoch):
                 self.save_checkpoint()
         self._end_epoch(val, time.perf_counter() - t0)
 
-    def _train_step(self, batch: Batch) -> dict[str, Any]:
+    def _train_step(self, batch: Batch, group: int, ends_update: bool) -> dict[str, Any]:
         self._set_lr()
         if self.manual:
-            return self.step_fn(self.wrapped, batch, self)
-        with self.autocast():
+            self.zero_grad()
             out = self.step_fn(self.wrapped, batch, self)
-        self.backward(out["loss"])
-        self.optimizer_step()
+            self._update_scale()
+            return out
+        sync = ends_update or self.accelerator is None  # no gradient all-reduce until the last micro-batch
+        with nullcontext() if sync else self.accelerator.no_sync(self.wrapped):
+            with self.autocast():
+                out = self.step_fn(self.wrapped, batch, self)
+            self.backward(out["loss"] / group if group > 1 else out["loss"])
+        if ends_update:
+            self.optimizer_step()
+            self._update_scale()
         return out
 
+    def _watch(self, scalars: dict[str, Any]) -> None:
+        """Keep the step's losses (on the device) for the next finiteness check."""
+        losses = [v.detach().float().reshape(()) for k, v in scalars.items() if "loss" in k and torch.is_tensor(v)]
+        if losses:
+            self._losses.append((self.epoch + 1, self.step + 1, torch.stack(losses).sum()))
+
+    def _check_finite(self) -> None:
+        if not self._losses:
+            return
+        values = torch.stack([v.to(self._losses[0][2].device) for *_, v in self._losses]).cpu()
+        finite = torch.isfinite(values)
+        if not bool(finite.all()):
+            i = int((~finite).nonzero()[0])
+            epoch, step, _ = self._losses[i]
+            raise RunFailed(f"{self.name}: loss became {float(values[i])} at epoch {epoch}, step {step}; "
+                            "lower lr or set grad_clip")
+        self._losses = []
+
     def _end_epoch(self, val: Iterable[Batch] | None, seconds: float) -> None:
+        self._check_finite()
         self.epoch += 1
         record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "lr": self.lr}
         record |= {f"train_{k}": v for k, v in self.meter.means().items()}
-        if val is not None and (self.epoch % self.eval_every == 0 or self.epoch == self.epochs):
-            record |= {f"val_{k}": v for k, v in self.evaluate(val).items()}
+        last = self.epoch == self.epochs or self._finished()
+        if val is not None and (self.epoch % self.eval_every == 0 or last):
+            record |= self._validate(val)
         record["epoch_time_s"] = round(seconds, 2)
+        record["train_time_s"] = round(self.train_time_s, 2)
+        record["peak_mem_mb"] = peak_memory_mb(self.device)
         self.history.append(record)
-        self.meter, self.batch_in_epoch = _Meter(), 0
+        self.meter, self.batch_in_epoch = Meter(), 0
         for cb in self.callbacks:
             cb.on_epoch_end(self, record)
         self._log("epoch", record)
@@ -391,11 +461,30 @@ class Trainer:
             f"{k} {v:.4f}" for k, v in record.items() if k.startswith(("train_", "val_"))) + f"  {seconds:.1f}s")
         self.save_checkpoint()
 
+    def _validate(self, val: Iterable[Batch]) -> dict[str, float]:
+        scores = self.evaluate(val)
+        if self.corpus_metric is not None:
+            scores |= self.evaluate_corpus(val)
+        return {f"val_{k}": v for k, v in scores.items()}
+
+    def _evaluate_at_step(self, val: Iterable[Batch]) -> None:
+        record = {"epoch": self.epoch + 1, "step": self.step, **self._validate(val)}
+        self.evals.append(record)
+        for cb in self.callbacks:
+            cb.on_evaluate(self, record)
+        self._log("eval", record)
+
     def evaluate(self, batches: Iterable[Batch], step: StepFn | None = None) -> dict[str, float]:
         return evaluate(self.model, batches, step or self.eval_step, device=self.device, amp=self.amp)
 
-    def predict(self, batches: Iterable[Batch], flip_tta: bool = False) -> torch.Tensor:
-        return predict(self.model, batches, device=self.device, amp=self.amp, flip_tta=flip_tta)
+    def evaluate_corpus(self, batches: Iterable[Batch], metric: CorpusMetric | None = None) -> dict[str, float]:
+        metric = metric or self.corpus_metric
+        if metric is None:
+            raise ValueError("evaluate_corpus needs a CorpusMetric (here or as Trainer(corpus_metric=...))")
+        return evaluate_corpus(self.model, batches, metric, device=self.device, amp=self.amp)
+
+    def predict(self, batches: Iterable[Batch], fn: Any = None, flip_tta: bool = False) -> torch.Tensor:
+        return predict(self.model, batches, fn, device=self.device, amp=self.amp, flip_tta=flip_tta)
 
     # -- logging -------------------------------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -423,8 +512,9 @@ class Trainer:
                     self._tb.add_scalar(f"{event}/{k}", v, self.step)
 
     def _log_window(self, samples_per_s: float) -> None:
+        self._check_finite()
         means = self._window.means()
-        self._window = _Meter()
+        self._window = Meter()
         self._log("train", {"epoch": self.epoch + 1, "step": self.step, "lr": self.lr, **means,
                             "samples_per_s": round(samples_per_s, 1)})
         if self._progress is not None:
@@ -459,22 +549,50 @@ class Trainer:
             self._progress = None
 
     # -- checkpoints ---------------------------------------------------------------------------------------
+    def _partial(self) -> bool:
+        """Checkpoint only the trainable parameters (and buffers)? Auto: when fewer than half the values train."""
+        if self.config.trainable_only is not None:
+            return self.config.trainable_only
+        total = sum(p.numel() for p in self.model.parameters())
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        return trainable < total / 2
+
+    def model_state(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint keeps of the model: everything, or (see `_partial`) trainable params + buffers."""
+        state = dict(self.model.state_dict())
+        if not self._partial():
+            return state
+        keep = {n for n, p in self.model.named_parameters() if p.requires_grad}
+        keep |= {n for n, _ in self.model.named_buffers()}
+        return {k: v for k, v in state.items() if k in keep}
+
+    def load_model_state(self, state: dict[str, torch.Tensor], partial: bool) -> None:
+        missing, unexpected = self.model.load_state_dict(state, strict=False)
+        trainable = {n for n, p in self.model.named_parameters() if p.requires_grad}
+        lost = [k for k in missing if not partial or k in trainable]
+        if unexpected or lost:
+            raise UserError(f"checkpoint {self.name!r} does not fit this model: missing {lost[:3]}, "
+                            f"unexpected {unexpected[:3]}")
+
     def state_dict(self) -> dict[str, Any]:
-        self.meter.flush()
         return {
-            "model": dict(self.model.state_dict()),
+            "model": self.model_state(),
+            "model_partial": self._partial(),
             "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": ckpt.rng_state(),
             "position": {"epoch": self.epoch, "batch": self.batch_in_epoch, "step": self.step,
                          "stop": self.stop, "done": self.done},
-            "meter": {"sums": self.meter.sums, "count": self.meter.count, "keys": self.meter._keys},
+            "updates": dict(self.updates),
+            "meter": self.meter.state_dict(),
             "history": self.history,
+            "evals": self.evals,
+            "train_time_s": self.train_time_s,
             "callbacks": [cb.state_dict() for cb in self.callbacks],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+        self.load_model_state(state["model"], state.get("model_partial", False))
         for k, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][k])
         if self.scaler is not None and state["scaler"] is not None:
@@ -483,14 +601,17 @@ class Trainer:
         pos = state["position"]
         self.epoch, self.batch_in_epoch, self.step = pos["epoch"], pos["batch"], pos["step"]
         self.stop, self.done = pos["stop"], pos["done"]
-        self.meter = _Meter()
-        self.meter.sums, self.meter.count, self.meter._keys = (dict(state["meter"]["sums"]),
-                                                               state["meter"]["count"], list(state["meter"]["keys"]))
+        self.updates = dict(state.get("updates", self.updates))
+        self.meter = Meter()
+        self.meter.load_state_dict(state["meter"])
         self.history = list(state["history"])
+        self.evals = list(state.get("evals", []))
+        self._time_before = float(state.get("train_time_s", 0.0))
         for cb, cb_state in zip(self.callbacks, state["callbacks"], strict=True):
             cb.load_state_dict(cb_state)
 
     def save_checkpoint(self) -> None:
+        self._check_finite()  # never commit a checkpoint of a diverged run
         if self.ctx is None:
             return
         if self.accelerator is not None:
@@ -509,3 +630,24 @@ class Trainer:
         self.load_state_dict(state)
         self._log("resumed", {"epoch": self.epoch, "step": self.step})
         return True
+
+    # -- best weights, kept on disk (early stopping) ----------------------------------------------------------
+    def save_best(self) -> bool:
+        """Write the model (as checkpoints keep it) to <name>-best.safetensors; False when there is no run
+        folder (the caller keeps a copy in memory instead)."""
+        if self.ctx is None:
+            return False
+        if self.is_main:
+            ckpt.save_tensors(self.ctx.checkpoints / f"{self.name}-best.safetensors", self.model_state())
+        return True
+
+    def load_best(self) -> None:
+        """Put the weights saved by `save_best` back (every process: rank 0 reads, the others receive)."""
+        if self.is_main:
+            state = ckpt.load_tensors(self.ctx.checkpoints / f"{self.name}-best.safetensors")
+            self.load_model_state(state, partial=True)
+        if self.accelerator is not None and self.accelerator.num_processes > 1:
+            import torch.distributed as dist
+
+            for t in self.model.state_dict().values():
+                dist.broadcast(t, src=0)
