@@ -250,7 +250,7 @@ def run(cfg, ctx):
     model = MLP(64, [32], 4, dropout=0.2)  # dropout draws from torch's global RNG: it must be restored too
     trainer = Trainer(model, build_optimizer(model, "adamw", 3e-3, 1e-2), ctx, epochs=cfg.epochs,
                       step=classification_step(0.1), schedule="cosine", warmup=0.1, grad_clip=1.0,
-                      checkpoint_every=cfg.checkpoint_every, log_every=4,
+                      checkpoint_every=cfg.checkpoint_every, log_every=4, max_steps=int(os.environ.get("MAX_STEPS", 0)),
                       callbacks=[EarlyStopping("val_acc", "max", patience=10), KillAt()])
     history = trainer.fit(train, val=test)
     volatile = ("epoch_time_s", "train_time_s", "peak_mem_mb")
@@ -305,6 +305,26 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     (straight_dir,) = (tmp_path / "b" / "2.1.2-mlp-fashion").iterdir()
     assert _metrics(run_dir) == _metrics(straight_dir)
     assert _metrics(run_dir)["history"][-1]["val_acc"] > 0.45  # chance 0.25
+
+
+def test_max_steps_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
+    project, driver = tmp_path / "synth_project.py", tmp_path / "driver.py"
+    project.write_text(textwrap.dedent(SYNTH_PROJECT))
+    driver.write_text(textwrap.dedent(DRIVER))
+    # max_steps 37 ends the fit in epoch 3 at batch 7; killed at step 36, the last checkpoint is step 35
+    # (epoch 3, batch 5): the resumed run redoes step 36, trains step 37 and stops mid-epoch like the straight one.
+    killed = _python([driver, project, tmp_path / "a"], {"KILL_AT_STEP": "36", "MAX_STEPS": "37"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (run_dir,) = (tmp_path / "a" / "2.1.2-mlp-fashion").iterdir()
+    position = json.loads((run_dir / "checkpoints" / "train.json").read_text())["state"]["position"]
+    assert position == {"epoch": 2, "batch": 5, "step": 35, "stop": False, "done": False}
+    resumed = _python([driver, project, tmp_path / "a", run_dir], {"MAX_STEPS": "37"})
+    assert resumed.returncode == 0, resumed.stderr
+    straight = _python([driver, project, tmp_path / "b"], {"MAX_STEPS": "37"})
+    assert straight.returncode == 0, straight.stderr
+    (straight_dir,) = (tmp_path / "b" / "2.1.2-mlp-fashion").iterdir()
+    assert _metrics(run_dir) == _metrics(straight_dir)
+    assert [h["step"] for h in _metrics(run_dir)["history"]] == [15, 30, 37]
 
 
 def test_two_process_launch_shards_and_resumes_exactly(tmp_path):
