@@ -10,7 +10,8 @@ Randomness is a pure function of (seed, epoch, batch index): the epoch's permuta
 the batches it would have seen (`epoch(e, start=b)`) from three integers the checkpoint stores.
 
 The training engine (`genai_roadmap.train`) needs only `len(batches)` and `batches.epoch(epoch, start)`;
-any object with those two works (text windows, tabular rows, ...).
+any object with those two works (tabular rows, token windows, ...). Variable-length text — padded per
+batch, length-bucketed, dict batches with attention masks — is genai_roadmap.data.text_batches.
 """
 
 from __future__ import annotations

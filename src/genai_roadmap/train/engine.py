@@ -32,7 +32,10 @@ What `fit` does for a project:
 - validation with `eval_step` (default: the training step without the update) every `eval_every` epochs,
   and every `eval_every_steps` updates (records in `trainer.evals`, log event "eval", `Callback.on_evaluate`);
   `corpus_metric=CorpusMetric(predict, score)` adds metrics computed once over the whole validation set
-  (BLEU, ROUGE, span F1: see genai_roadmap.metrics) to each validation;
+  (BLEU, ROUGE, span F1: see genai_roadmap.metrics) to each validation; `trainer.evaluate_corpus(test)` scores
+  a test set the same way once. `trainer.predict(batches, fn)` returns `fn(model, batch)` (default: the model's
+  output on the batch's inputs; dict batches go in as keyword arguments) for every batch; `flip_tta=True` is
+  the image option that also averages over left-right mirrored images;
 - callbacks (early stopping, EMA of the weights, sampling every n epochs), metrics to the run's log.jsonl
   and a rich progress bar; each epoch record has `peak_mem_mb` (CUDA max allocated, else the process's peak
   RSS) and `train_time_s`, which counts the whole training across resumes (`trainer.train_time_s`);
@@ -378,11 +381,9 @@ class Trainer:
         t0, seen = time.perf_counter(), 0
         for batch in train.epoch(self.epoch, start=self.batch_in_epoch):
             batch = to_device(batch, self.device)
-            group_start = self.batch_in_epoch - self.batch_in_epoch % self.accumulate
-            group = min(self.accumulate, self.batches_per_epoch - group_start)  # the epoch's last may be short
+            _, ends_update = self._group()
+            out = self._train_step(batch)
             self.batch_in_epoch += 1
-            ends_update = self.batch_in_epoch - group_start == group
-            out = self._train_step(batch, group, ends_update)
             scalars, n = split_weight(out, batch)
             seen += batch_size(batch)
             self.meter.add(scalars, n)
@@ -406,7 +407,15 @@ class Trainer:
                 self.save_checkpoint()
         self._end_epoch(val, time.perf_counter() - t0)
 
-    def _train_step(self, batch: Batch, group: int, ends_update: bool) -> dict[str, Any]:
+    def _group(self) -> tuple[int, bool]:
+        """(micro-batches in the current update, whether the next batch is its last): the epoch's last update
+        may gather fewer than `accumulate`."""
+        start = self.batch_in_epoch - self.batch_in_epoch % self.accumulate
+        group = min(self.accumulate, self.batches_per_epoch - start)
+        return group, self.batch_in_epoch + 1 - start == group
+
+    def _train_step(self, batch: Batch) -> dict[str, Any]:
+        group, ends_update = self._group()
         self._set_lr()
         if self.manual:
             self.zero_grad()
