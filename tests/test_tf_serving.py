@@ -183,6 +183,21 @@ def test_bad_requests_get_tf_serving_errors(url, method, path, body, status, mes
     assert set(reply) == {"error"} and message in reply["error"] and "\n" not in reply["error"]
 
 
+@pytest.mark.parametrize("head, status", [
+    ("Content-Length: 200000000", 413),  # issue 7: a 200 MB body was accepted (the process grew to 3.3 GB)
+    ("Content-Length: abc", 400),  # issue 7: these two closed the connection with no response
+    ("Content-Length: -5", 400),
+])
+def test_the_digits_server_refuses_bad_bodies_with_an_answer(url, head, status):
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{head}\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    assert data.startswith(f"HTTP/1.1 {status} ".encode()), data[:200]
+
+
 def test_non_finite_outputs_are_sent_as_null(url):
     """Pixels of 1e38 overflow the softmax to NaN: JSON has no NaN, so the reply carries null (not a 500)."""
     code, _, body = _http("POST", url + PREDICT, {"instances": [[[3e38, -3e38] * 14] * 28]})

@@ -39,16 +39,13 @@ class Server:
 
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 8501, foreground: bool = False) -> None:
         self.sock = bind(host, port)
+        bound_host, bound_port = self.sock.getsockname()[:2]
+        self.url = f"http://[{bound_host}]:{bound_port}" if ":" in bound_host else f"http://{bound_host}:{bound_port}"
         config = uvicorn.Config(app, log_level="info" if foreground else "warning", access_log=foreground,
                                 # In a thread, leave the host program's logging alone.
                                 log_config=uvicorn.config.LOGGING_CONFIG if foreground else None)
         self.uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.sock.getsockname()[:2]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def serve_forever(self) -> None:
         """Until Ctrl-C or SIGTERM (uvicorn handles both and finishes the requests in flight)."""
@@ -64,9 +61,8 @@ class Server:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.uvicorn.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                url = self.url
                 self.close()
-                raise RuntimeError(f"the HTTP server on {url} did not start")
+                raise RuntimeError(f"the HTTP server on {self.url} did not start")
             time.sleep(0.01)
         return self
 

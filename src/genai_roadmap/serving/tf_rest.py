@@ -102,25 +102,29 @@ def tf_serving_router(model: ServedModel) -> APIRouter:
     api = TFServingApi(model)
     router = APIRouter(tags=["TensorFlow Serving REST API"], responses=ERROR_RESPONSES)
     base, versioned = "/v1/models/{name:tfmodel}", "/v1/models/{name:tfmodel}/versions/{version:int}"
-    version_param = PathParam(ge=0, description="A model version; the highest loaded one is served.")
+    # The schema names the model and version served here (any other gets TF Serving's 404, not a 400), so a
+    # client or a fuzzer reading it reaches the model.
+    name_param = PathParam(description="The model's name.", json_schema_extra={"enum": [model.name]})
+    version_param = PathParam(ge=0, description="A model version; the highest one found is served.",
+                              json_schema_extra={"enum": [model.version]})
 
-    async def status(name: str) -> JSONResponse:
+    async def status(name: str = name_param) -> JSONResponse:
         return JSONResponse(api.status(name, None))
 
-    async def status_of(name: str, version: int = version_param) -> JSONResponse:
+    async def status_of(name: str = name_param, version: int = version_param) -> JSONResponse:
         return JSONResponse(api.status(name, version))
 
-    async def metadata(name: str) -> JSONResponse:
+    async def metadata(name: str = name_param) -> JSONResponse:
         return JSONResponse(api.metadata(name, None))
 
-    async def metadata_of(name: str, version: int = version_param) -> JSONResponse:
+    async def metadata_of(name: str = name_param, version: int = version_param) -> JSONResponse:
         return JSONResponse(api.metadata(name, version))
 
-    async def predict(request: Request, name: str) -> JSONResponse:
+    async def predict(request: Request, name: str = name_param) -> JSONResponse:
         api.check(name, None, servable=True)
         return JSONResponse(await run_in_threadpool(api.predict, await request.body()))
 
-    async def predict_of(request: Request, name: str, version: int = version_param) -> JSONResponse:
+    async def predict_of(request: Request, name: str = name_param, version: int = version_param) -> JSONResponse:
         api.check(name, version, servable=True)
         return JSONResponse(await run_in_threadpool(api.predict, await request.body()))
 
