@@ -1,5 +1,6 @@
-"""TF Serving's REST API served locally over real HTTP: status, metadata, predict (row and columnar), the
-TF-Serving-style errors, the highest version being served, and the `roadmap serve` / `roadmap predict` commands."""
+"""TF Serving's REST API served locally over real HTTP (FastAPI on uvicorn): status, metadata, predict (row and
+columnar), the TF-Serving-style errors, the bad requests of issue 7 (each a 4xx, never a 5xx or a dropped
+connection), the highest version being served, and the `roadmap serve` / `roadmap predict` commands."""
 
 import json
 import os
@@ -112,41 +113,96 @@ def test_row_format_serves_the_highest_version(url, exported):
     assert code == 200 and again == body
 
 
-def test_columnar_format_and_trailing_channel_axis(url, exported):
+def test_columnar_and_named_formats(url, exported):
     x = _images(3, seed=1)
     code, _, body = _http("POST", url + "/v1/models/digits:predict",
-                          {"signature_name": "serving_default", "inputs": x[..., None].tolist()})
+                          {"signature_name": "serving_default", "inputs": x.tolist()})
     assert code == 200 and set(body) == {"outputs"}
     np.testing.assert_allclose(np.array(body["outputs"]), exported[2].predict(x, verbose=0), atol=1e-6)
     code, _, named = _http("POST", url + "/v1/models/digits:predict", {"instances": [{"images": x[0].tolist()}]})
     assert code == 200 and np.allclose(named["predictions"][0], body["outputs"][0], atol=1e-6)
+    code, _, columns = _http("POST", url + "/v1/models/digits:predict", {"inputs": {"images": x[:1].tolist()}})
+    assert code == 200 and np.allclose(columns["outputs"][0], body["outputs"][0], atol=1e-6)
+
+
+def _one_image_with(pixel: str) -> bytes:
+    """A [1, 28, 28] request body whose last pixel is `pixel`, written as raw JSON text."""
+    return ('{"instances": [' + json.dumps([[0.0] * 28] * 28)[:-5] + pixel + "]]]}").encode()
+
+
+PREDICT = "/v1/models/digits:predict"
 
 
 @pytest.mark.parametrize("method, path, body, status, message", [
-    ("POST", "/v1/models/digits:predict", b"{instances: [1", 400, "JSON Parse error"),
-    ("POST", "/v1/models/digits:predict", b"", 400, "JSON Parse error: The document is empty"),
-    ("POST", "/v1/models/digits:predict", {"instances": [[[0.0] * 27] * 28]}, 400, "has shape [1, 28, 27]"),
-    ("POST", "/v1/models/digits:predict", {"instances": [[[0.0, 1.0], [0.5]]]}, 400, "not a rectangular array"),
-    ("POST", "/v1/models/digits:predict", {"instances": [["a"] * 28] * 28}, 400, "not a rectangular array"),
-    ("POST", "/v1/models/digits:predict", {"instances": []}, 400, "non-empty JSON array"),
-    ("POST", "/v1/models/digits:predict", {"examples": []}, 400, "Missing 'inputs' or 'instances' key"),
-    ("POST", "/v1/models/digits:predict", {"instances": [[[0.0] * 28] * 28], "inputs": []}, 400, "only one of"),
-    ("POST", "/v1/models/digits:predict", {"signature_name": "nope", "instances": []}, 400,
-     'Serving signature name: "nope" not found'),
+    ("POST", PREDICT, b"{instances: [1", 400, "JSON Parse error"),
+    ("POST", PREDICT, b"", 400, "JSON Parse error: The document is empty"),
+    ("POST", PREDICT, b"[1, 2]", 400, "must be a JSON object"),
+    ("POST", PREDICT, b"\xff\xfe{", 400, "JSON Parse error"),
+    ("POST", PREDICT, {"instances": [[[0.0] * 27] * 28]}, 400, "instances[0][0]: List should have at least 28 items"),
+    ("POST", PREDICT, {"instances": [[[0.0] * 28] * 28 + [[0.0] * 28]]}, 400, "at most 28 items"),
+    ("POST", PREDICT, {"instances": [[[0.0, 1.0], [0.5]]]}, 400, "the signature takes images: float32 [?,28,28]"),
+    ("POST", PREDICT, {"instances": [[[[0.0]] * 28] * 28]}, 400, "instances[0][0][0]: Input should be a valid number"),
+    ("POST", PREDICT, {"instances": [["a"] * 28] * 28}, 400, "Input should be a valid list"),
+    ("POST", PREDICT, {"instances": []}, 400, "instances: List should have at least 1 item"),
+    ("POST", PREDICT, {"inputs": []}, 400, "inputs: List should have at least 1 item"),
+    ("POST", PREDICT, {"inputs": {"pixels": []}}, 400, "inputs.images: Field required (and 1 more)"),
+    ("POST", PREDICT, {"instances": [{"image": [[0.0] * 28] * 28}]}, 400, "instances[0].images: Field required"),
+    ("POST", PREDICT, {"instances": [[[0.0] * 28] * 28], "extra": 1}, 400, "extra: Extra inputs are not permitted"),
+    ("POST", PREDICT, {"examples": []}, 400, "Missing 'inputs' or 'instances' key"),
+    ("POST", PREDICT, {"instances": [[[0.0] * 28] * 28], "inputs": []}, 400, "only one of"),
+    ("POST", PREDICT, {"signature_name": "nope", "instances": []}, 400, 'Serving signature name: "nope" not found'),
+    ("POST", PREDICT, {"signature_name": ["x"], "instances": []}, 400, "'signature_name' must be a string"),
+    # Issue 7: each of these got a 200 and a prediction from the http.server version.
+    ("POST", PREDICT, _one_image_with("null"), 400, "[27][27]: Input should be a valid number"),
+    ("POST", PREDICT, _one_image_with("NaN"), 400, "[27][27]: Input should be a finite number"),
+    ("POST", PREDICT, _one_image_with("Infinity"), 400, "[27][27]: Input should be a finite number"),
+    ("POST", PREDICT, _one_image_with("1e400"), 400, "[27][27]: Input should be a finite number"),
+    ("POST", PREDICT, _one_image_with("1e39"), 400, "less than or equal to 3402823466"),  # inf once cast to float32
+    ("POST", PREDICT, _one_image_with('"0.5"'), 400, "[27][27]: Input should be a valid number"),
+    ("POST", PREDICT, _one_image_with("true"), 400, "[27][27]: Input should be a valid number"),
+    ("POST", PREDICT, _one_image_with("false"), 400, "[27][27]: Input should be a valid number"),
+    # Issue 7: 200k-deep nesting closed the connection with no response.
+    ("POST", PREDICT, b"[" * 200_000, 400, "JSON Parse error: nested too deeply"),
+    ("POST", PREDICT, b'{"instances": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", 400, "nested too deeply"),
     ("POST", "/v1/models/digits:classify", {"examples": []}, 400, "only :predict"),
     ("POST", "/v1/models/nosuch:predict", {"instances": [1]}, 404, "Servable not found for request: Latest(nosuch)"),
     ("POST", "/v1/models/digits/versions/1:predict", {"instances": [1]}, 404,
      "Servable not found for request: Specific(digits, 1)"),
     ("GET", "/v1/models/nosuch", None, 404, "Could not find any versions of model nosuch"),
     ("GET", "/v1/models/digits/versions/1", None, 404, "Could not find version 1 of model digits"),
+    ("GET", "/v1/models/nosuch/metadata", None, 404, "Servable not found for request: Latest(nosuch)"),
     ("GET", "/v1/models", None, 400, "Missing model name"),
-    ("GET", "/v1/foo", None, 400, "Malformed request: GET /v1/foo"),
-    ("GET", "/v1/models/digits:predict", None, 400, "Malformed request"),
+    ("GET", "/v1/foo", None, 404, "Malformed request: GET /v1/foo"),
+    ("GET", "/v1/models/digits/versions/x", None, 404, "Malformed request"),
+    ("GET", PREDICT, None, 405, "Malformed request: GET /v1/models/digits:predict"),
+    ("DELETE", "/v1/models/digits", None, 405, "Malformed request: DELETE /v1/models/digits"),
 ])
 def test_bad_requests_get_tf_serving_errors(url, method, path, body, status, message):
     code, content_type, reply = _http(method, url + path, body)
     assert (code, content_type) == (status, "application/json")
-    assert set(reply) == {"error"} and message in reply["error"]
+    assert set(reply) == {"error"} and message in reply["error"] and "\n" not in reply["error"]
+
+
+@pytest.mark.parametrize("head, status", [
+    ("Content-Length: 200000000", 413),  # issue 7: a 200 MB body was accepted (the process grew to 3.3 GB)
+    ("Content-Length: abc", 400),  # issue 7: these two closed the connection with no response
+    ("Content-Length: -5", 400),
+])
+def test_the_digits_server_refuses_bad_bodies_with_an_answer(url, head, status):
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(f"POST {PREDICT} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{head}\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    assert data.startswith(f"HTTP/1.1 {status} ".encode()), data[:200]
+
+
+def test_non_finite_outputs_are_sent_as_null(url):
+    """Pixels of 1e38 overflow the softmax to NaN: JSON has no NaN, so the reply carries null (not a 500)."""
+    code, _, body = _http("POST", url + PREDICT, {"instances": [[[3e38, -3e38] * 14] * 28]})
+    assert code == 200 and None in body["predictions"][0]
+    assert np.isnan(client.predict(url, "digits", np.full((1, 28, 28), 3e38, np.float32))).any()
 
 
 def test_predict_command_prints_the_served_digits(url, exported, tmp_path, capsys):

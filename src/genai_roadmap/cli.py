@@ -226,12 +226,17 @@ def serve_tf_digits(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 = every interface)."),
     name: str = typer.Option("digits", "--model-name", help="Model name in the URLs: /v1/models/<name>."),
     out_dir: Path | None = typer.Option(None, "--out", help="Runs folder searched for the latest 2.2.2 run."),
+    max_body_mb: float = typer.Option(32.0, "--max-body-mb", min=0.001, help="Largest request body accepted (MiB); "
+                                      "larger ones get 413. 32 MiB is ~1,800 digit images."),
+    body_timeout: float = typer.Option(30.0, "--body-timeout", min=0.1, help="Seconds a request body may take to "
+                                       "arrive; a slower one gets 408."),
 ) -> None:
-    """Serve the 2.2.2 digit classifier over TensorFlow Serving's REST API until Ctrl-C."""
+    """Serve the 2.2.2 digit classifier over TensorFlow Serving's REST API (FastAPI on uvicorn) until Ctrl-C."""
     from .serving.tf_rest import latest_export_dir, serve
 
     serve(model_dir or latest_export_dir(out_dir), name, host, port,
-          say=lambda line: out.print(line, markup=False, highlight=False))
+          say=lambda line: out.print(line, markup=False, highlight=False),
+          max_body_bytes=int(max_body_mb * 2**20), body_timeout_s=body_timeout)
 
 
 @app.command()
