@@ -29,10 +29,18 @@ def test_closed_form_equals_sklearn(n, d, seed, method, intercept):
     np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-9, atol=1e-8)
 
 
-def test_one_dimensional_input_is_a_single_feature():
+def test_one_feature_is_a_column_and_a_1d_x_is_refused_as_in_sklearn():
     x = np.arange(10.0)
-    model = LinearRegression().fit(x, 2 * x + 1)
+    model = LinearRegression().fit(x.reshape(-1, 1), 2 * x + 1)
     assert model.coef_ == pytest.approx([2.0]) and model.intercept_ == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="Reshape your data"):
+        LinearRegression().fit(x, 2 * x + 1)
+
+
+def test_normal_equations_refuse_a_singular_system_in_one_sentence():
+    X = np.ones((5, 2))  # two identical columns and the intercept: X'X has rank 1
+    with pytest.raises(ValueError, match="singular.*method='lstsq'"):
+        LinearRegression(method="normal").fit(X, np.arange(5.0))
 
 
 def test_normal_equations_lose_digits_on_collinear_features():

@@ -97,3 +97,42 @@ def test_training_learns_sklearn_digits():
             opt.step()
     assert model.loss(x, y) < first / 10
     assert (model.predict_proba(x).argmax(1) == y).mean() > 0.97
+
+
+def test_classifier_fit_is_the_hand_written_training_loop():
+    # MLPClassifier.fit must be exactly the loop 2.1.1 runs: init, then one permutation per epoch from the same
+    # generator, mini-batch Adam, learning rate decayed after every epoch.
+    x, y = _data(n=100, d=12, c=3, seed=3, dtype=np.float32)
+    est = mlp.MLPClassifier(hidden=(16,), lr=0.01, lr_decay=0.5, epochs=3, batch_size=32, seed=7).fit(x, y)
+    rng = np.random.default_rng(7)
+    model = MLP([12, 16, 3], rng)
+    opt = Adam(model.params_and_grads(), lr=0.01)
+    for epoch in range(3):
+        perm = rng.permutation(len(x))
+        for start in range(0, len(x), 32):
+            idx = perm[start:start + 32]
+            model.loss(x[idx], y[idx])
+            model.backward()
+            opt.step()
+        opt.lr = 0.01 * 0.5 ** (epoch + 1)
+    for ours, ref in zip(est.model_.linears, model.linears, strict=True):
+        np.testing.assert_array_equal(ours.W, ref.W)
+    np.testing.assert_array_equal(est.predict_proba(x), model.predict_proba(x))
+
+
+def test_classifier_learns_digits_with_string_labels_and_sgd():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    est = mlp.MLPClassifier(hidden=(64,), optimizer="sgd", lr=0.05, epochs=15, batch_size=64)
+    est.fit(digits.data / 16, names[digits.target])
+    assert est.loss_curve_[-1] < est.loss_curve_[0] / 5
+    assert est.score(digits.data / 16, names[digits.target]) > 0.97
+    assert set(est.predict(digits.data[:20] / 16)) <= set(names)
+
+
+def test_classifier_reports_divergence():
+    x, y = _data(n=64, d=12, c=3, seed=0, dtype=np.float32)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        mlp.MLPClassifier(optimizer="sgd", lr=1e6, epochs=5).fit(x * 1e3, y)

@@ -65,3 +65,26 @@ def test_kept_components_and_bad_variance():
     assert pca.n_components_for(0.999) > 3  # counts every direction found, not only the kept ones
     with pytest.raises(ValueError):
         pca.n_components_for(1.5)
+
+
+@pytest.mark.parametrize("solver", ["covariance_eigh", "svd"])
+def test_both_solvers_match_sklearn_on_tall_data(solver):
+    X = correlated(2000, 30, seed=4)
+    ours, ref = PCA(n_components=10, solver=solver).fit(X), SkPCA(n_components=10, svd_solver="full").fit(X)
+    assert ours.solver_ == solver
+    np.testing.assert_allclose(ours.explained_variance_, ref.explained_variance_, rtol=1e-9)
+    np.testing.assert_allclose(ours.components_, ref.components_, atol=1e-8)
+    np.testing.assert_allclose(ours.singular_values_, ref.singular_values_, rtol=1e-9)
+    np.testing.assert_allclose(ours.fit_transform(X), ref.transform(X), atol=1e-8)
+
+
+def test_auto_takes_the_covariance_route_only_when_samples_dwarf_features():
+    assert PCA().fit(correlated(300, 30, seed=5)).solver_ == "covariance_eigh"
+    assert PCA().fit(correlated(299, 30, seed=5)).solver_ == "svd"
+    assert PCA().fit(correlated(20, 40, seed=5)).solver_ == "svd"
+
+
+def test_fit_takes_and_ignores_y():
+    X = correlated(100, 6, seed=6)
+    a, b = PCA().fit(X), PCA().fit(X, np.arange(100))
+    np.testing.assert_array_equal(a.components_, b.components_)

@@ -145,8 +145,9 @@ def test_single_class_is_one_leaf():
     assert tree.node_count == 1 and (tree.predict(np.zeros((3, 2))) == 0).all()
 
 
-def test_bad_settings_raise():
+@pytest.mark.parametrize("kw", [{"criterion": "mse"}, {"min_samples_leaf": 0}, {"max_depth": 0},
+                                {"min_samples_split": 1}])
+def test_bad_settings_raise_at_fit(kw):
+    tree = DecisionTreeClassifier(**kw)  # sklearn's convention: __init__ stores, fit validates
     with pytest.raises(ValueError):
-        DecisionTreeClassifier(criterion="mse")
-    with pytest.raises(ValueError):
-        DecisionTreeClassifier(min_samples_leaf=0)
+        tree.fit(*_data(0))

@@ -1,8 +1,10 @@
 """Linear regression from scratch: the closed form (least squares) and gradient descent (batch / mini-batch).
 
-Both models minimise the mean squared error  L(w, b) = mean((X w + b - y)^2)  and expose sklearn's
-interface (`fit`, `predict`, `coef_`, `intercept_`), so they can be checked against
-`sklearn.linear_model.LinearRegression` directly. Metrics (R², RMSE, MAE) come from `sklearn.metrics`.
+Both models minimise the mean squared error  L(w, b) = mean((X w + b - y)^2)  and are scikit-learn estimators
+(`get_params`, `fit`, `predict`, `score` = R², `coef_`, `intercept_`), so `clone`, `cross_val_score` and
+`Pipeline` take them and they can be checked against `sklearn.linear_model.LinearRegression` directly. The
+arithmetic is NumPy only; scikit-learn supplies the estimator plumbing (input validation, parameters) and the
+metrics (R², RMSE, MAE).
 """
 
 from __future__ import annotations
@@ -10,57 +12,68 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 
-def _as_2d(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    return X.reshape(-1, 1) if X.ndim == 1 else X
-
-
-class LinearRegression:
+class LinearRegression(RegressorMixin, BaseEstimator):
     """Ordinary least squares in closed form.
 
     method="lstsq" solves min ||[1 X] θ - y||² with an SVD-based solver (np.linalg.lstsq): stable even when
     X'X is ill-conditioned. method="normal" solves the normal equations (X'X) θ = X'y, the textbook formula;
     it squares the condition number, so it loses digits on collinear data (kept to show exactly that).
+    X must be 2-D [n_samples, n_features], as everywhere in scikit-learn (one feature: X.reshape(-1, 1)).
     """
 
     def __init__(self, method: Literal["lstsq", "normal"] = "lstsq", fit_intercept: bool = True) -> None:
-        if method not in ("lstsq", "normal"):
-            raise ValueError(f"method must be 'lstsq' or 'normal', got {method!r}")
         self.method = method
         self.fit_intercept = fit_intercept
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> LinearRegression:
-        X, y = _as_2d(X), np.asarray(y, dtype=np.float64)
+    def fit(self, X, y) -> LinearRegression:
+        if self.method not in ("lstsq", "normal"):
+            raise ValueError(f"method must be 'lstsq' or 'normal', got {self.method!r}")
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         A = np.hstack([np.ones((len(X), 1)), X]) if self.fit_intercept else X
-        lstsq = self.method == "lstsq"
-        theta = np.linalg.lstsq(A, y, rcond=None)[0] if lstsq else np.linalg.solve(A.T @ A, A.T @ y)
+        if self.method == "lstsq":
+            theta = np.linalg.lstsq(A, y, rcond=None)[0]
+        else:
+            try:
+                theta = np.linalg.solve(A.T @ A, A.T @ y)
+            except np.linalg.LinAlgError:
+                raise ValueError(f"the normal equations have no unique solution: X'X is singular with "
+                                 f"{len(X)} sample(s) and {A.shape[1]} parameters; use method='lstsq'") from None
         self.intercept_ = float(theta[0]) if self.fit_intercept else 0.0
         self.coef_ = theta[1:] if self.fit_intercept else theta
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return _as_2d(X) @ self.coef_ + self.intercept_
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
 
 
-class GDRegressor:
+class GDRegressor(RegressorMixin, BaseEstimator):
     """Linear regression trained by gradient descent on standardised features.
 
     Standardising (zero mean, unit variance per feature) makes the loss surface round enough that one
     learning rate suits every feature; the learned weights are mapped back to the original units at the end,
     so `coef_` / `intercept_` are comparable with the closed form. batch_size=None is full-batch gradient
-    descent; an integer gives shuffled mini-batches (one epoch = one pass over the data).
+    descent; an integer gives shuffled mini-batches (one epoch = one pass over the data), shuffled by `seed`.
     `loss_history_[e]` is the training MSE (original units of y) after epoch e; index 0 is before training.
     """
 
     def __init__(self, lr: float = 0.1, epochs: int = 500, batch_size: int | None = None,
                  standardize: bool = True, seed: int = 0) -> None:
-        self.lr, self.epochs, self.batch_size = lr, epochs, batch_size
-        self.standardize, self.seed = standardize, seed
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.standardize = standardize
+        self.seed = seed
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> GDRegressor:
-        X, y = _as_2d(X), np.asarray(y, dtype=np.float64)
+    def fit(self, X, y) -> GDRegressor:
+        if not self.lr > 0 or self.epochs < 0 or (self.batch_size is not None and self.batch_size < 1):
+            raise ValueError("lr must be > 0, epochs >= 0 and batch_size None or >= 1")
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         n, d = X.shape
         self.mean_ = X.mean(axis=0) if self.standardize else np.zeros(d)
         # Constant columns have std 0: leave them unscaled instead of dividing by zero.
@@ -69,7 +82,7 @@ class GDRegressor:
         Z = (X - self.mean_) / self.scale_
         w, b = np.zeros(d), 0.0
         rng = np.random.default_rng(self.seed)
-        batch = n if self.batch_size is None else max(1, min(self.batch_size, n))
+        batch = n if self.batch_size is None else min(self.batch_size, n)
         history = [self._mse(Z, y, w, b)]
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below
             for _ in range(self.epochs):
@@ -92,8 +105,10 @@ class GDRegressor:
     def _mse(Z: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
         return float(np.mean((Z @ w + b - y) ** 2))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return _as_2d(X) @ self.coef_ + self.intercept_
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

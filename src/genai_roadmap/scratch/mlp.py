@@ -5,8 +5,10 @@
 Each layer keeps what its backward pass needs from its forward pass. Speed comes from doing the work the way
 PyTorch does on CPU: float32 throughout, every matmul a single BLAS call, and every intermediate written into
 an array allocated once per batch size (`out=` arguments, in-place ReLU and softmax) instead of a fresh one per
-step. `gradient_check` compares backprop with central finite differences; `torch_twin` builds the same network
-in PyTorch with identical weights, so tests (and the 2.1.1 project's timing) compare the two directly.
+step. `MLPClassifier` wraps network, optimiser and mini-batch loop as a scikit-learn estimator (`fit`,
+`predict`, `predict_proba`, `score`; clone / cross_val_score / Pipeline work). `gradient_check` compares
+backprop with central finite differences; `torch_twin` builds the same network in PyTorch with identical
+weights, so tests (and the 2.1.1 project's timing) compare the two directly.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 
 class _Buffers:
@@ -30,6 +35,11 @@ class _Buffers:
         if arr is None:
             arr = self._arrays[key] = np.empty(shape, dtype or self.dtype)
         return arr
+
+    def __getstate__(self) -> dict:
+        # Scratch space is not state: a pickle without it is smaller, and a copy loaded read-only (joblib's
+        # memory maps) would otherwise try to write into read-only buffers.
+        return {"dtype": self.dtype, "_arrays": {}}
 
 
 class Linear:
@@ -199,6 +209,76 @@ class Adam:
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             p -= tmp
+
+
+# ---- training, as a scikit-learn estimator -------------------------------------------------------------------
+
+def train_epoch(model: MLP, opt: Adam | SGD, x: np.ndarray, y: np.ndarray, perm: np.ndarray, batch: int) -> float:
+    """One pass over the samples in the order `perm`; the mean training loss. Batches reuse one gathered array."""
+    buf = np.empty((batch, x.shape[1]), model.dtype)
+    total = 0.0
+    for start in range(0, len(perm), batch):
+        idx = perm[start:start + batch]
+        xb = np.take(x, idx, axis=0, out=buf[:len(idx)]) if len(idx) == batch else x[idx]
+        total += model.loss(xb, y[idx]) * len(idx)
+        model.backward()
+        opt.step()
+    return total / len(perm)
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """The NumPy MLP trained by mini-batch Adam or SGD with momentum, as a scikit-learn classifier.
+
+    Training: `epochs` passes, each over a fresh permutation of the samples in batches of `batch_size`; the
+    learning rate is multiplied by `lr_decay` after every epoch. Every random draw (He init, then one
+    permutation per epoch) comes from one generator seeded with `seed`, in that order, so a fit is the same
+    computation as the 2.1.1 project's loop with the same seed. Computation is in float32 (inputs are cast).
+    Fitted: `model_` (the MLP), `classes_`, `loss_curve_` (mean training loss per epoch), `n_features_in_`.
+    """
+
+    def __init__(self, hidden: Sequence[int] = (100,), optimizer: str = "adam", lr: float = 1e-3,
+                 momentum: float = 0.9, lr_decay: float = 1.0, epochs: int = 20, batch_size: int = 128,
+                 seed: int = 0) -> None:
+        self.hidden = hidden
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.lr_decay = lr_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def fit(self, X, y) -> MLPClassifier:
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or any(h < 1 for h in self.hidden):
+            raise ValueError("epochs, batch_size and every hidden width must be >= 1, and lr > 0")
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        rng = np.random.default_rng(self.seed)
+        self.model_ = MLP([X.shape[1], *self.hidden, len(self.classes_)], rng)
+        params = self.model_.params_and_grads()
+        opt = Adam(params, lr=self.lr) if self.optimizer == "adam" else \
+            SGD(params, lr=self.lr, momentum=self.momentum)
+        self.loss_curve_ = []
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below
+            for epoch in range(self.epochs):
+                loss = train_epoch(self.model_, opt, X, codes, rng.permutation(len(X)), self.batch_size)
+                if not np.isfinite(loss):
+                    raise FloatingPointError(f"training diverged in epoch {epoch + 1} (lr={self.lr} too large?)")
+                self.loss_curve_.append(loss)
+                opt.lr = self.lr * self.lr_decay ** (epoch + 1)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        return self.model_.predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 # ---- checks ------------------------------------------------------------------------------------------------
