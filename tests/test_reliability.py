@@ -170,6 +170,10 @@ def test_lock_is_held_during_the_run(tmp_path):
 def test_resume_applies_resumable_settings_and_refuses_the_rest(tmp_path):
     run_dir, first = execute(PROJECT, out=tmp_path, quiet=True, module=FAKE)
     assert first["epochs_seen"] == 2
+    with pytest.raises(UserError, match="has finished; settings change only when resuming an unfinished run"):
+        execute(PROJECT, resume=run_dir, overrides=["epochs=5"], quiet=True, module=FAKE)
+    (run_dir / "status.json").write_text(json.dumps({"status": "running", "pid": 2**22 + 12345,
+                                                     "host": socket.gethostname()}))  # as a killed run leaves it
     _, metrics = execute(PROJECT, resume=run_dir, overrides=["epochs=5"], quiet=True, module=FAKE)
     assert metrics["epochs_seen"] == 5
     saved = strict_json(run_dir / "config.json")
@@ -244,6 +248,8 @@ def test_results_with_no_runs_creates_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("ROADMAP_RUNS_DIR", raising=False)
     code, out, _ = run_cli(["results"], capsys)
     assert code == 0 and "no completed runs" in out and list(tmp_path.iterdir()) == []
+    code, out, _ = run_cli(["report"], capsys)
+    assert code == 0 and "no runs in runs yet" in out and list(tmp_path.iterdir()) == []
     assert genai_roadmap.results() == [] and list(tmp_path.iterdir()) == []
 
 

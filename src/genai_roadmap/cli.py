@@ -108,9 +108,12 @@ def run(
             if not isinstance(value, (dict, list)):
                 table.add_row(key, format_value(value))
         out.print(table)
-        dataset = (read_record(run_dir / "config.json") or {}).get("dataset", own_dataset(p))
+        saved = read_record(run_dir / "config.json") or {}
+        dataset = saved.get("dataset", own_dataset(p))
         if p.target and dataset != own_dataset(p):
             out.print(f"dataset {dataset}: the target and reference apply to {own_dataset(p)} only", highlight=False)
+        elif p.target and saved.get("preset") == "smoke":
+            out.print(f"smoke preset: a tiny slice, not judged against the target ({p.target.text})")
         elif p.target:
             met = p.target.met(metrics)
             word = "[green]met[/]" if met else "[red]not met[/]" if met is False else "n/a"
@@ -168,8 +171,13 @@ def runs_of(project: str = typer.Argument(..., help="Project id (4.3.1) or slug 
 def report(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder.")) -> None:
     """A static HTML page with every latest run's metrics and plots."""
     from .report import write_html
+    from .runs import default_runs_dir
 
-    out.print(f"wrote {write_html(out_dir)}")
+    root = out_dir or default_runs_dir()
+    if not root.is_dir():
+        out.print(f"no runs in {root} yet: try `roadmap run 1.2.2`", highlight=False)
+        return  # no stray runs folder
+    out.print(f"wrote {write_html(root)}", highlight=False)
 
 
 @app.command()

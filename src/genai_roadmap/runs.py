@@ -51,8 +51,8 @@ SEED_LIMIT = 2**32  # NumPy's legacy seeding takes 0 <= seed < 2**32
 def seed_everything(seed: int) -> None:
     """Seed python, NumPy and (when imported) torch.
 
-    No deterministic-algorithms mode is requested: "same seed, same metrics" is promised on CPU only, where
-    the kernels used here give the same result for the same thread count (tests/test_runs.py checks it).
+    No deterministic-algorithms mode is requested, and none is promised: "same seed, same metrics" holds on
+    CPU with the same thread count, which the project tests check run against run. GPU kernels may differ.
     """
     random.seed(seed)
     np.random.seed(seed)
@@ -299,6 +299,10 @@ def _reopen(project: Project, module, run_dir: Path, overrides: list[str] | dict
             raise UserError(f"{key} cannot change on resume (only {', '.join(sorted(allowed)) or 'nothing'} can)")
         changes[key] = value
     cfg = config_mod.build_config(module.Config, {}, "cpu", record["config"] | changes)
+    if changes and run_status(run_dir) == "done":
+        # the engine restores a finished fit as finished: a new setting would be recorded but never used
+        raise UserError(f"{run_dir} has finished; settings change only when resuming an unfinished run "
+                        "(start a new run instead)")
     return run_dir, record, cfg, changes
 
 
