@@ -71,6 +71,9 @@ def test_ledger_prefers_cpu_over_newer_smoke(tmp_path):
     smoke = latest_run(PROJECT, tmp_path, prefer=("smoke",))
     assert smoke.preset == "smoke" and smoke.target_met is None, "a smoke slice is not judged against the target"
     table = markdown_table(tmp_path)
-    assert "| 1.2.2 | tree-iris | implemented | test_acc = 0.95 (cpu)" in table and table.count("\n") == 44
+    row = next(line for line in table.splitlines() if line.startswith("| 1.2.2 "))
+    assert row.startswith(f"| 1.2.2 | tree-iris | iris | cpu | test_acc = 0.95 | {PROJECT.target_text} | met |")
+    assert row.endswith("| `roadmap run 1.2.2 --preset cpu --seed 0` |")
+    assert table.count("\n") == 3, "one row per project with a run, after the two header lines"
     html = write_html(tmp_path).read_text()
-    assert "loss.png" in html and "1.2.2" in html
+    assert "data:image/png;base64," in html and "1.2.2" in html

@@ -1,4 +1,8 @@
-"""genai_roadmap: every project of the Generative-AI roadmap as a real pipeline on real data."""
+"""genai_roadmap: every project of the Generative-AI roadmap as a real pipeline on real data.
+
+Python API (see genai_roadmap.api): `genai_roadmap.run("1.3.1", preset="cpu", csv=..., target=...)` returns
+the run's `.metrics` and `.dir`; `genai_roadmap.results()` is the ledger.
+"""
 
 import os
 
@@ -7,4 +11,7 @@ import os
 # be set before torch loads libgomp, i.e. here, as the package is imported first by the CLI. An explicit setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from .api import RunResult, results, run  # noqa: E402  (after the environment setting above)
+
 __version__ = "0.1.0"
+__all__ = ["RunResult", "results", "run"]

@@ -66,14 +66,15 @@ def info(project: str = typer.Argument(..., help="Project id (4.3.1) or slug (va
     if module.__doc__:
         out.print("\n" + module.__doc__.strip() + "\n", markup=False)  # docstrings show [..] literally
     table = Table(title="settings (--set key=value)", header_style="bold")
-    for col in ("key", "smoke", "cpu (default)", "full", "help"):
+    for col in ("key", "smoke", "cpu (default)", "full", "valid", "help"):
         table.add_column(col, overflow="fold")
     helps = config_mod.field_help(module.Config)
     per_preset = {name: config_mod.to_dict(config_mod.build_config(module.Config, module.PRESETS, name, []))
                   for name in config_mod.PRESETS}
     for f in dataclasses.fields(module.Config):
         vals = [per_preset[n][f.name] for n in config_mod.PRESETS]
-        table.add_row(f.name, *(repr(v) for v in vals), helps[f.name])
+        valid = config_mod.field_range(module.Config, f.name)
+        table.add_row(f.name, *(repr(v) for v in vals), valid, helps[f.name])
     out.print(table)
 
 
@@ -91,7 +92,7 @@ def run(
 ) -> None:
     """Run a project: train, evaluate, write a run folder (config, metrics, env, plots, log)."""
     from .report import format_value
-    from .runs import execute, follower_rank
+    from .runs import execute, follower_rank, own_dataset, read_record
 
     p = registry.get(project)
     if not p.implemented:
@@ -99,49 +100,84 @@ def run(
     run_dir, metrics = execute(p, preset=preset, overrides=set_, seed=seed, out=out_dir, resume=resume, quiet=quiet)
     if follower_rank():
         return  # an extra process of a multi-GPU launch: rank 0 reports
-    table = Table(title=f"{p.id} {p.slug} ({preset})", header_style="bold")
-    table.add_column("metric")
-    table.add_column("value")
-    for key, value in metrics.items():
-        if not isinstance(value, (dict, list)):
-            table.add_row(key, format_value(value))
-    out.print(table)
-    if p.target:
-        met = p.target.met(metrics)
-        word = "[green]met[/]" if met else "[red]not met[/]" if met is False else "n/a"
-        out.print(f"target ({p.target.text}): {word}; reference: {p.reference} ({p.source})")
-    out.print(f"run folder: {run_dir}")
+    if not quiet:
+        table = Table(title=f"{p.id} {p.slug} ({preset})", header_style="bold")
+        table.add_column("metric")
+        table.add_column("value")
+        for key, value in metrics.items():
+            if not isinstance(value, (dict, list)):
+                table.add_row(key, format_value(value))
+        out.print(table)
+        saved = read_record(run_dir / "config.json") or {}
+        dataset = saved.get("dataset", own_dataset(p))
+        if p.target and dataset != own_dataset(p):
+            out.print(f"dataset {dataset}: the target and reference apply to {own_dataset(p)} only", highlight=False)
+        elif p.target and saved.get("preset") == "smoke":
+            out.print(f"smoke preset: a tiny slice, not judged against the target ({p.target.text})")
+        elif p.target:
+            met = p.target.met(metrics)
+            word = "[green]met[/]" if met else "[red]not met[/]" if met is False else "n/a"
+            out.print(f"target ({p.target.text}): {word}; reference: {p.reference} ({p.source})")
+    out.print(f"run folder: {run_dir}", highlight=False)
 
 
 @app.command()
-def results(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder (default ./runs).")) -> None:
-    """The ledger: latest run per project beside its reference; also writes RESULTS.md in the runs folder."""
-    from .report import format_value, write_results
-    from .runs import ledger
+def results(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder (default ./runs)."),
+            markdown: Path | None = typer.Option(None, "--markdown", metavar="FILE",
+                                                 help="Write RESULTS.md here (default: in the runs folder).")) -> None:
+    """The ledger: latest run per project beside its reference; writes RESULTS.md, generated from the run folders."""
+    from .report import command, headline, write_results
+    from .runs import default_runs_dir, ledger
 
+    root = out_dir or default_runs_dir()
     table = Table(header_style="bold")
-    for col in ("id", "slug", "preset", "result", "target", "met", "reference", "run folder"):
+    for col in ("id", "slug", "dataset", "preset", "result", "target", "met", "reference", "command"):
         table.add_column(col, overflow="fold")
-    for project, record in ledger(out_dir):
+    for project, record in ledger(root) if root.is_dir() else []:
         if record is None:
             continue
-        metric = project.target.metric if project.target else None
-        value = record.metrics.get(metric) if metric else None
         met = record.target_met
-        table.add_row(project.id, project.slug, record.preset,
-                      f"{metric} = {format_value(value)}" if metric else "-", project.target_text,
+        table.add_row(project.id, project.slug, record.dataset, record.preset, headline(project, record),
+                      project.target_text if record.own_data else "n/a",
                       "" if met is None else "[green]met[/]" if met else "[red]not met[/]",
-                      f"{project.reference} ({project.source})", str(record.dir))
-    out.print(table if table.row_count else "no completed runs yet: try `roadmap run 1.2.2`")
-    out.print(f"wrote {write_results(out_dir)}")
+                      f"{project.reference} ({project.source})" if record.own_data else "n/a",
+                      command(project, record))
+    if not table.row_count:
+        out.print(f"no completed runs in {root} yet: try `roadmap run 1.2.2`", highlight=False)
+        return  # nothing to write, and no stray runs folder
+    out.print(table)
+    out.print(f"wrote {write_results(root, markdown)}", highlight=False)
+
+
+@app.command("runs")
+def runs_of(project: str = typer.Argument(..., help="Project id (4.3.1) or slug (vae-mnist).", metavar="ID|SLUG"),
+            out_dir: Path | None = typer.Option(None, "--out", help="Runs folder (default ./runs).")) -> None:
+    """Every run folder of one project with its status: done, failed, running, or interrupted (killed)."""
+    from .runs import default_runs_dir, read_record, run_status
+
+    p = registry.get(project)
+    folder = (out_dir or default_runs_dir()) / f"{p.id}-{p.slug}"
+    table = Table(header_style="bold")
+    for col in ("run folder", "preset", "seed", "status"):
+        table.add_column(col, overflow="fold")
+    for run_dir in sorted(folder.glob("*/")) if folder.is_dir() else []:
+        record = read_record(run_dir / "config.json") or {}
+        table.add_row(str(run_dir), str(record.get("preset", "?")), str(record.get("seed", "?")),
+                      run_status(run_dir))
+    out.print(table if table.row_count else f"no runs of {p.id} in {folder.parent}", highlight=False)
 
 
 @app.command()
 def report(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder.")) -> None:
     """A static HTML page with every latest run's metrics and plots."""
     from .report import write_html
+    from .runs import default_runs_dir
 
-    out.print(f"wrote {write_html(out_dir)}")
+    root = out_dir or default_runs_dir()
+    if not root.is_dir():
+        out.print(f"no runs in {root} yet: try `roadmap run 1.2.2`", highlight=False)
+        return  # no stray runs folder
+    out.print(f"wrote {write_html(root)}", highlight=False)
 
 
 @app.command()

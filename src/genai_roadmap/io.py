@@ -1,11 +1,13 @@
 """Atomic file writes: write to a temporary file in the same folder, then rename over the target.
 
-A crash (or SIGKILL) mid-write leaves either the old file or nothing, never half a file.
+A crash (or SIGKILL) mid-write leaves either the old file or nothing, never half a file. JSON is strict:
+NaN and infinity (which `json` would write as bare `NaN`, not JSON) are stored as null.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -40,7 +42,25 @@ def write_text(target: str | Path, text: str) -> Path:
 
 
 def write_json(target: str | Path, obj: Any) -> Path:
-    return write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    return write_text(target, dumps(obj, indent=2) + "\n")
+
+
+def dumps(obj: Any, indent: int | None = None) -> str:
+    """Strict JSON: NumPy / torch values as plain numbers, NaN and infinity as null."""
+    return json.dumps(plain(obj), indent=indent, allow_nan=False)
+
+
+def plain(obj: Any) -> Any:
+    """`obj` as JSON-ready Python values; a non-finite float becomes None."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return plain(_json_default(obj))
 
 
 def write_with(target: str | Path, writer: Callable[[Path], None], suffix: str = "") -> Path:

@@ -1,12 +1,21 @@
-"""The results ledger as Markdown, and a static HTML report with every latest run's metrics and plots."""
+"""The results ledger as Markdown (RESULTS.md, generated from run folders, never edited by hand), and a
+self-contained HTML report (plots embedded) of every latest run.
+
+Each row carries the command that reproduces it, rebuilt from the run's config.json: the preset, the seed and a
+`--set` for every value that differs from the preset. A project module may define `summarize(metrics) -> str`
+for a one-line detail shown beside its headline number.
+"""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
-import os
+import shlex
 from pathlib import Path
+from typing import Any
 
+from . import config as config_mod
 from . import io
 from .registry import PHASES, Project
 from .runs import RunRecord, default_runs_dir, ledger
@@ -31,31 +40,101 @@ def result_cells(project: Project, record: RunRecord | None) -> tuple[str, str, 
         return status, "—", ""
     metric = project.target.metric if project.target else None
     value = record.metrics.get(metric) if metric else None
-    result = f"{metric} = {format_value(value)} ({record.preset})" if value is not None else f"run ({record.preset})"
+    where = record.preset if record.own_data else f"{record.preset}, {record.dataset}"
+    result = f"{metric} = {format_value(value)} ({where})" if value is not None else f"run ({where})"
     met = record.target_met
     verdict = "" if met is None else ("met" if met else "not met")
     return status, result, verdict
 
 
+def headline(project: Project, record: RunRecord) -> str:
+    metric = project.target.metric if project.target else None
+    return f"{metric} = {format_value(record.metrics.get(metric))}" if metric else "-"
+
+
+def _module(project: Project) -> Any:
+    try:
+        return project.load()
+    except Exception:  # a project that no longer imports still has its recorded results
+        return None
+
+
+def summary(project: Project, record: RunRecord) -> str:
+    """The project's own one-line detail (`summarize(metrics)`), when its module defines one."""
+    module = _module(project)
+    if module is None or not hasattr(module, "summarize"):
+        return ""
+    try:
+        return str(module.summarize(record.metrics))
+    except Exception:  # an old run may lack a metric the summary reads
+        return ""
+
+
+def command(project: Project, record: RunRecord) -> str:
+    """`roadmap run ID --preset P --seed S [--set k=v ...]`: only values that differ from the preset are set."""
+    parts = ["roadmap", "run", project.id, "--preset", record.preset, "--seed", str(record.seed)]
+    module = _module(project)
+    if module is not None and record.preset in config_mod.PRESETS:
+        try:
+            base = config_mod.to_dict(config_mod.build_config(module.Config, module.PRESETS, record.preset, []))
+        except Exception:  # an old config may no longer build
+            base = {}
+        for key, value in record.config.items():
+            if key in base and value != base[key]:
+                parts += ["--set", f"{key}={_cli_value(value)}"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _cli_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_cli_value(v) for v in value)
+    return str(value)
+
+
 def markdown_table(root: Path | None = None) -> str:
-    lines = ["| id | project | status | latest result | target | met | reference |",
-             "|---|---|---|---|---|---|---|"]
+    """One row per project with a completed run (the latest, as the ledger chooses it)."""
+    lines = ["| id | project | dataset | preset | result | target | met | reference | wall time | command |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for project, record in ledger(root):
-        status, result, verdict = result_cells(project, record)
-        lines.append(f"| {project.id} | {project.slug} | {status} | {result} | {project.target_text} | {verdict} "
-                     f"| {project.reference} ({project.source}) |")
+        if record is None:
+            continue
+        detail = summary(project, record)
+        result = headline(project, record) + (f"; {detail}" if detail else "")
+        met = record.target_met
+        verdict = "" if met is None else ("met" if met else "not met")
+        target, reference = ((project.target_text, f"{project.reference} ({project.source})") if record.own_data
+                             else ("n/a (not the project's dataset)", "n/a"))
+        wall = record.metrics.get("wall_time_s")
+        lines.append(f"| {project.id} | {project.slug} | {record.dataset} | {record.preset} | {_md(result)} "
+                     f"| {_md(target)} | {verdict} | {_md(reference)} "
+                     f"| {format_value(wall) + ' s' if wall is not None else '-'} "
+                     f"| `{command(project, record)}` |")
     return "\n".join(lines) + "\n"
 
 
-def write_results(root: Path | None = None) -> Path:
-    root = root or default_runs_dir()
-    return io.write_text(root / "RESULTS.md", "# Results ledger\n\nLatest run per project (a full run is "
-                         "preferred over cpu, cpu over smoke).\n\n" + markdown_table(root))
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def write_results(root: Path | None = None, target: Path | None = None) -> Path:
+    """Write RESULTS.md (into the runs folder unless `target` names another file) from the run folders."""
+    root = Path(root or default_runs_dir())
+    target = Path(target) if target else root / "RESULTS.md"
+    return io.write_text(target, "# Results\n\nGenerated by `roadmap results` from the run folders; do not edit "
+                         "by hand. Latest run per project: a full run is preferred over cpu, cpu over smoke, and a "
+                         "run on the project's own dataset over one on other data. Each command reproduces its "
+                         "row.\n\n" + markdown_table(root))
 
 
 def write_html(root: Path | None = None) -> Path:
-    root = root or default_runs_dir()
+    """report.html with every plot embedded (base64), so the file can be moved or mailed on its own."""
+    root = Path(root or default_runs_dir())
     out = root / "report.html"
+    rows = ledger(root)
     parts = ["<!doctype html><meta charset='utf-8'><title>genai-roadmap report</title>",
              "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px}"
@@ -63,23 +142,25 @@ def write_html(root: Path | None = None) -> Path:
              "section{margin-bottom:2.5em}</style>",
              "<h1>genai-roadmap: results</h1>"]
     for phase, name in PHASES.items():
-        rows = [(p, r) for p, r in ledger(root) if p.phase == phase]
         parts.append(f"<h2>Phase {phase}: {html.escape(name)}</h2>")
-        for project, record in rows:
+        for project, record in (row for row in rows if row[0].phase == phase):
             status, result, verdict = result_cells(project, record)
             if record is None:
                 parts.append(f"<p><b>{project.id} {html.escape(project.title)}</b> — {status}, no run yet.</p>")
                 continue
             cls = "met" if verdict == "met" else "not" if verdict else ""
+            judged = (f"target {html.escape(project.target_text)}; reference {html.escape(project.reference)} "
+                      f"({html.escape(project.source)})" if record.own_data
+                      else "not the project's own dataset: no target or reference applies")
+            link = html.escape(record.dir.resolve().as_uri())
             parts.append(f"<section><h3>{project.id} {html.escape(project.title)}</h3>"
-                         f"<p>{html.escape(result)} <span class='{cls}'>{verdict}</span> — target "
-                         f"{html.escape(project.target_text)}; reference {html.escape(project.reference)} "
-                         f"({html.escape(project.source)}). Run folder: <code>{html.escape(str(record.dir))}</code>"
-                         "</p>")
+                         f"<p>{html.escape(result)} <span class='{cls}'>{verdict}</span> — dataset "
+                         f"{html.escape(record.dataset)}; {judged}. Run folder: <a href='{link}'>"
+                         f"<code>{html.escape(str(record.dir))}</code></a></p>")
             parts.append(_metrics_table(record.metrics))
             for plot in sorted((record.dir / "plots").glob("*.png")) if (record.dir / "plots").exists() else []:
-                rel = os.path.relpath(plot, out.parent)
-                parts.append(f"<img src='{html.escape(rel)}' alt='{html.escape(plot.stem)}' "
+                data = base64.b64encode(plot.read_bytes()).decode("ascii")
+                parts.append(f"<img src='data:image/png;base64,{data}' alt='{html.escape(plot.stem)}' "
                              f"title='{html.escape(plot.stem)}'>")
             parts.append("</section>")
     return io.write_text(out, "\n".join(parts))

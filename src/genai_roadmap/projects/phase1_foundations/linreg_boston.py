@@ -36,14 +36,14 @@ TARGET = "medv"
 
 @dataclass
 class Config:
-    test_size: float = param(0.2, "fraction of districts held out for testing")
-    gd_lr: float = param(0.1, "full-batch gradient-descent step (stable below 1/λmax(2Z'Z/n) ≈ 0.16 here)")
-    gd_epochs: int = param(1000, "full-batch gradient-descent steps")
-    minibatch_size: int = param(32, "mini-batch size")
-    minibatch_lr: float = param(0.01, "mini-batch step (constant: the iterate hovers in a noise ball)")
-    minibatch_epochs: int = param(200, "passes of mini-batch gradient descent over the training set")
-    timing_repeats: int = param(20, "fits timed per model; the fastest is kept (as timeit does)")
-    cv_folds: int = param(5, "folds of the cross-validated R² of the closed form")
+    test_size: float = param(0.2, "fraction of districts held out for testing", gt=0, lt=1)
+    gd_lr: float = param(0.1, "full-batch gradient-descent step (stable below 1/λmax(2Z'Z/n) ≈ 0.16 here)", gt=0)
+    gd_epochs: int = param(1000, "full-batch gradient-descent steps", min=1)
+    minibatch_size: int = param(32, "mini-batch size", min=1)
+    minibatch_lr: float = param(0.01, "mini-batch step (constant: the iterate hovers in a noise ball)", gt=0)
+    minibatch_epochs: int = param(200, "passes of mini-batch gradient descent over the training set", min=1)
+    timing_repeats: int = param(20, "fits timed per model; the fastest is kept (as timeit does)", min=1)
+    cv_folds: int = param(5, "folds of the cross-validated R² of the closed form", min=2)
 
 
 PRESETS = {"smoke": {"gd_epochs": 100, "minibatch_epochs": 10, "timing_repeats": 2},

@@ -38,15 +38,15 @@ from ...viz import new_figure, save
 
 @dataclass
 class Config:
-    matrix_size: int = param(200, "n of the random n×n matrices for the linear-algebra checks")
-    h_central: float = param(1e-5, "step of the central differences (error ~ h² + eps/h: best near 1e-5)")
-    h_second: float = param(1e-4, "step of the second-derivative stencil (error ~ h² + eps/h²)")
-    simpson_intervals: int = param(200, "intervals for Simpson's rule (even; error ~ n⁻⁴)")
-    trapezoid_tol: float = param(1e-7, "tolerance the trapezoid n is chosen for, from its error bound")
-    gd_tol: float = param(1e-12, "gradient-norm tolerance that stops gradient descent on the quadratic")
-    forward_h: float = param(1e-5, "step of the (method-limited) forward difference")
-    coarse_intervals: int = param(16, "intervals of the (method-limited) coarse trapezoid")
-    rosenbrock_steps: int = param(5000, "gradient-descent steps on Rosenbrock's function (method-limited)")
+    matrix_size: int = param(200, "n of the random n×n matrices for the linear-algebra checks", min=2)
+    h_central: float = param(1e-5, "step of the central differences (error ~ h² + eps/h: best near 1e-5)", gt=0, lt=1)
+    h_second: float = param(1e-4, "step of the second-derivative stencil (error ~ h² + eps/h²)", gt=0, lt=1)
+    simpson_intervals: int = param(200, "intervals for Simpson's rule (even; error ~ n⁻⁴)", min=2)
+    trapezoid_tol: float = param(1e-7, "tolerance the trapezoid n is chosen for, from its error bound", gt=0)
+    gd_tol: float = param(1e-12, "gradient-norm tolerance that stops gradient descent on the quadratic", gt=0)
+    forward_h: float = param(1e-5, "step of the (method-limited) forward difference", gt=0, lt=1)
+    coarse_intervals: int = param(16, "intervals of the (method-limited) coarse trapezoid", min=1)
+    rosenbrock_steps: int = param(5000, "gradient-descent steps on Rosenbrock's function (method-limited)", min=1)
 
 
 PRESETS = {"smoke": {"matrix_size": 20, "rosenbrock_steps": 500}, "cpu": {}, "full": {"matrix_size": 500}}

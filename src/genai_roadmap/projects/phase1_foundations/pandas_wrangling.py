@@ -46,8 +46,8 @@ class Config:
     group: str = param("", "column to group by (Titanic: Pclass; empty = the text column with fewest values)")
     merge_csv: str = param("", "a second CSV to left-join onto the table")
     merge_on: str = param("", "key column(s) for merge_csv, comma-separated, present in both files")
-    drop_threshold: float = param(0.5, "a column missing in more than this fraction of rows is dropped")
-    max_rows: int = param(0, "use only the first N rows (0 = all)")
+    drop_threshold: float = param(0.5, "a column missing in more than this fraction of rows is dropped", min=0, max=1)
+    max_rows: int = param(0, "use only the first N rows (0 = all)", min=0)
 
 
 PRESETS = {"smoke": {"max_rows": 200}, "cpu": {}, "full": {}}

@@ -36,10 +36,10 @@ from ...viz import image_grid, new_figure, save
 @dataclass
 class Config:
     dataset: Literal["mnist", "digits"] = param("mnist", "mnist (mirror/cache/download) or digits (sklearn 8×8)")
-    max_samples: int = param(0, "training images used for the fit (0 = all)")
-    variance: float = param(0.95, "explained-variance fraction whose component count is compared")
-    recon_ks: list[int] = param([1, 5, 10, 25, 50, 100, 300], "k values shown in the reconstructions (+ k95)")
-    scatter_points: int = param(5000, "test points drawn in the 2-D scatter")
+    max_samples: int = param(0, "training images used for the fit (0 = all)", min=0)
+    variance: float = param(0.95, "explained-variance fraction whose component count is compared", gt=0, lt=1)
+    recon_ks: list[int] = param([1, 5, 10, 25, 50, 100, 300], "k values shown in the reconstructions (+ k95)", min=1)
+    scatter_points: int = param(5000, "test points drawn in the 2-D scatter", min=1)
 
 
 PRESETS = {"smoke": {"max_samples": 2000, "scatter_points": 500, "recon_ks": [1, 10, 50]}, "cpu": {}, "full": {}}

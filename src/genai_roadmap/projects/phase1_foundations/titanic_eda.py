@@ -44,8 +44,8 @@ class Config:
     csv: str = param("", "a CSV to analyse instead of Titanic (then --set target=... is required)")
     target: str = param("", "target column (Titanic: Survived)")
     model: Literal["logreg", "forest"] = param("logreg", "baseline: logistic regression or a random forest")
-    folds: int = param(5, "cross-validation folds (stratified, shuffled with the run seed)")
-    max_rows: int = param(0, "use only the first N rows (0 = all)")
+    folds: int = param(5, "cross-validation folds (stratified, shuffled with the run seed)", min=2)
+    max_rows: int = param(0, "use only the first N rows (0 = all)", min=0)
 
 
 PRESETS = {"smoke": {"max_rows": 400}, "cpu": {}, "full": {}}

@@ -36,13 +36,13 @@ BOUNDARY_FEATURES = ("petal length (cm)", "petal width (cm)")
 
 @dataclass
 class Config:
-    test_size: float = param(0.3, "fraction of flowers held out (stratified by species)")
+    test_size: float = param(0.3, "fraction of flowers held out (stratified by species)", gt=0, lt=1)
     criterion: Literal["gini", "entropy"] = param("gini", "split quality: gini or entropy")
-    max_depth: int | None = param(None, "deepest level allowed (None = grow until leaves are pure)")
-    min_samples_split: int = param(2, "a node with fewer samples is not split")
-    min_samples_leaf: int = param(1, "each child of a split keeps at least this many samples")
-    timing_repeats: int = param(20, "fits timed per model; the fastest is kept")
-    tie_states: int = param(20, "sklearn random_states tried to show the spread its tie-breaking causes")
+    max_depth: int | None = param(None, "deepest level allowed (None = grow until leaves are pure)", min=1)
+    min_samples_split: int = param(2, "a node with fewer samples is not split", min=2)
+    min_samples_leaf: int = param(1, "each child of a split keeps at least this many samples", min=1)
+    timing_repeats: int = param(20, "fits timed per model; the fastest is kept", min=1)
+    tie_states: int = param(20, "sklearn random_states tried to show the spread its tie-breaking causes", min=1)
 
 
 PRESETS = {"smoke": {"timing_repeats": 2, "tie_states": 3}, "cpu": {}, "full": {}}

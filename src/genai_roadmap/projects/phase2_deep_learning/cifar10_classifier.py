@@ -57,24 +57,25 @@ from ...viz import confusion_matrix_plot, history_curves, image_grid
 
 @dataclass
 class Config:
-    widths: list[int] = param([32, 64, 128], "channels of the 3 stages (airbench94: 64, 256, 256)")
-    convs_per_stage: int = param(2, "conv layers per stage (the first one pools)")
+    widths: list[int] = param([32, 64, 128], "channels of the 3 stages (airbench94: 64, 256, 256)", min=1)
+    convs_per_stage: int = param(2, "conv layers per stage (the first one pools)", min=1)
     whiten: bool = param(True, "frozen 2×2 whitening conv first (initialised from the data)")
-    epochs: int = param(10, "passes over the 50k training images")
-    batch_size: int = param(512, "images per gradient step")
-    lr: float = param(0.2, "peak SGD learning rate")
-    momentum: float = param(0.9, "Nesterov momentum")
-    weight_decay: float = param(5e-4, "weight decay (conv / linear weights only)")
-    label_smoothing: float = param(0.2, "label smoothing of the training loss")
-    warmup: float = param(0.15, "one-cycle: fraction of the steps spent warming up")
-    shift: int = param(2, "random shift by up to this many pixels (reflect padding); 0 = off")
+    epochs: int = param(10, "passes over the 50k training images", min=1, resumable=True)
+    batch_size: int = param(512, "images per gradient step", min=1)
+    lr: float = param(0.2, "peak SGD learning rate", gt=0)
+    momentum: float = param(0.9, "Nesterov momentum", min=0, lt=1)
+    weight_decay: float = param(5e-4, "weight decay (conv / linear weights only)", min=0)
+    label_smoothing: float = param(0.2, "label smoothing of the training loss", min=0, lt=1)
+    warmup: float = param(0.15, "one-cycle: fraction of the steps spent warming up", min=0, lt=1)
+    shift: int = param(2, "random shift by up to this many pixels (reflect padding); 0 = off", min=0, max=16)
     flip: bool = param(True, "random horizontal flips")
     tta: bool = param(True, "test-time augmentation: average the logits of each image and its mirror")
-    n_train: int | None = param(None, "training images to use (None = all 50k)")
-    n_test: int | None = param(None, "test images to use (None = all 10k)")
-    device: str = param("auto", "auto | cuda | mps | cpu")
-    amp: str = param("auto", "mixed precision: auto (bf16/fp16 on CUDA, off on CPU) | bf16 | fp16 | off")
-    checkpoint_every: int = param(100, "checkpoint every N steps (and at each epoch end)")
+    n_train: int | None = param(None, "training images to use (None = all 50k)", min=1, max=50000)
+    n_test: int | None = param(None, "test images to use (None = all 10k)", min=1, max=10000)
+    device: str = param("auto", "auto | cuda | mps | cpu", choices=("auto", "cuda", "mps", "cpu"))
+    amp: str = param("auto", "mixed precision: auto (bf16/fp16 on CUDA, off on CPU) | bf16 | fp16 | off",
+                     choices=("auto", "bf16", "fp16", "off"))
+    checkpoint_every: int = param(100, "checkpoint every N steps (and at each epoch end)", min=0)
 
 
 PRESETS = {

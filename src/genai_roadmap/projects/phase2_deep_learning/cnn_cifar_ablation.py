@@ -53,27 +53,39 @@ AUGMENTATIONS = ("none", "flip-crop", "flip-crop-cutout")
 
 @dataclass
 class Config:
-    depths: list[int] = param([2, 4, 6], "grid: numbers of conv blocks")
-    augmentations: list[str] = param(list(AUGMENTATIONS), f"grid: augmentations, from {', '.join(AUGMENTATIONS)}")
-    width: int = param(32, "grid: channels of the first stage (doubling per stage)")
-    grid_train: int = param(5000, "grid: training images per cell (from the 45k left after the validation split)")
-    grid_epochs: int = param(15, "grid: epochs per cell (enough passes for over-fitting, and augmentation, to matter)")
-    grid_batch_size: int = param(128, "grid: mini-batch size (small: a short budget still gets enough steps)")
-    val_size: int = param(5000, "training images held out to choose the configuration")
-    final_width: int = param(48, "final model: channels of the first stage")
-    final_epochs: int = param(12, "final model: epochs on the full training set")
-    final_train: int = param(0, "final model: training images (0 = all 50,000)")
-    test_size: int = param(0, "test images scored (0 = all 10,000)")
-    batch_size: int = param(512, "final model: mini-batch size")
-    lr: float = param(0.2, "peak learning rate at batch size 512, scaled linearly with the batch (SGD, Nesterov)")
-    weight_decay: float = param(5e-4, "weight decay on conv and linear weights")
-    label_smoothing: float = param(0.2, "label smoothing of the training loss")
-    warmup: float = param(0.15, "fraction of steps with a linear learning-rate warmup (then linear decay to 0)")
-    crop_pad: int = param(2, "random crop: reflect-pad by this many pixels, then crop 32×32")
-    cutout: int = param(8, "cutout: side of the square blanked out")
+    depths: list[int] = param([2, 4, 6], "grid: numbers of conv blocks", min=1)
+    augmentations: list[str] = param(list(AUGMENTATIONS), f"grid: augmentations, from {', '.join(AUGMENTATIONS)}",
+                                     choices=AUGMENTATIONS)
+    width: int = param(32, "grid: channels of the first stage (doubling per stage)", min=1)
+    grid_train: int = param(5000, "grid: training images per cell (from the 45k left after the validation split)",
+                            min=1)
+    grid_epochs: int = param(15, "grid: epochs per cell (enough passes for over-fitting, and augmentation, to matter)",
+                             min=1)
+    grid_batch_size: int = param(128, "grid: mini-batch size (small: a short budget still gets enough steps)", min=1)
+    val_size: int = param(5000, "training images held out to choose the configuration", min=1, max=49999)
+    final_width: int = param(48, "final model: channels of the first stage", min=1)
+    final_epochs: int = param(12, "final model: epochs on the full training set", min=1)
+    final_train: int = param(0, "final model: training images (0 = all 50,000)", min=0, max=50000)
+    test_size: int = param(0, "test images scored (0 = all 10,000)", min=0, max=10000)
+    batch_size: int = param(512, "final model: mini-batch size", min=1)
+    lr: float = param(0.2, "peak learning rate at batch size 512, scaled linearly with the batch (SGD, Nesterov)", gt=0)
+    weight_decay: float = param(5e-4, "weight decay on conv and linear weights", min=0)
+    label_smoothing: float = param(0.2, "label smoothing of the training loss", min=0, lt=1)
+    warmup: float = param(0.15, "fraction of steps with a linear learning-rate warmup (then linear decay to 0)",
+                          min=0, lt=1)
+    crop_pad: int = param(2, "random crop: reflect-pad by this many pixels, then crop 32×32", min=0, max=16)
+    cutout: int = param(8, "cutout: side of the square blanked out", min=0, max=32)
     tta: bool = param(True, "test-time augmentation: average the logits of each image and its mirror")
-    amp: str = param("auto", "auto (bf16 on CUDA, and on CPUs with native bf16), bf16, fp16 or off")
-    device: str = param("auto", "auto, cuda, mps or cpu")
+    amp: str = param("auto", "auto (bf16 on CUDA, and on CPUs with native bf16), bf16, fp16 or off",
+                     choices=("auto", "bf16", "fp16", "off"))
+    device: str = param("auto", "auto, cuda, mps or cpu", choices=("auto", "cuda", "mps", "cpu"))
+
+    def check(self) -> None:
+        from ...errors import UserError
+
+        if self.val_size + self.grid_train > 50000:
+            raise UserError(f"val_size + grid_train must be at most 50000 (CIFAR-10's training set), "
+                            f"got {self.val_size} + {self.grid_train}")
 
 
 PRESETS = {

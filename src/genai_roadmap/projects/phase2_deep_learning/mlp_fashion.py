@@ -39,23 +39,31 @@ from ...viz import confusion_matrix_plot, history_curves, image_grid
 
 @dataclass
 class Config:
-    hidden: list[int] = param([1024, 512], "hidden layer widths (Linear-BatchNorm-ReLU-Dropout each)")
-    dropout: float = param(0.2, "dropout after each hidden layer")
-    epochs: int = param(30, "passes over the training set")
-    batch_size: int = param(256, "images per gradient step")
-    lr: float = param(2e-3, "peak AdamW learning rate")
-    weight_decay: float = param(5e-4, "AdamW weight decay (weight matrices only)")
-    schedule: str = param("cosine", "learning-rate schedule: cosine | onecycle | linear | step | none")
-    warmup: float = param(0.03, "warmup: fraction of all steps (< 1) or a step count")
-    label_smoothing: float = param(0.1, "label smoothing of the training loss")
+    hidden: list[int] = param([1024, 512], "hidden layer widths (Linear-BatchNorm-ReLU-Dropout each)", min=1)
+    dropout: float = param(0.2, "dropout after each hidden layer", min=0, lt=1)
+    epochs: int = param(30, "passes over the training set", min=1, resumable=True)
+    batch_size: int = param(256, "images per gradient step", min=1)
+    lr: float = param(2e-3, "peak AdamW learning rate", gt=0)
+    weight_decay: float = param(5e-4, "AdamW weight decay (weight matrices only)", min=0)
+    schedule: str = param("cosine", "learning-rate schedule: cosine | onecycle | linear | step | none",
+                          choices=("cosine", "onecycle", "linear", "step", "none"))
+    warmup: float = param(0.03, "warmup: fraction of all steps (< 1) or a step count", min=0)
+    label_smoothing: float = param(0.1, "label smoothing of the training loss", min=0, lt=1)
     flip: bool = param(True, "random horizontal flips")
-    shift: int = param(1, "random shift by up to this many pixels (black border); 0 = off")
-    val_size: int = param(5000, "training images held out for the validation curves")
-    n_train: int | None = param(None, "training images to use (None = all 60k)")
-    n_test: int | None = param(None, "test images to use (None = all 10k)")
-    device: str = param("auto", "auto | cuda | mps | cpu")
-    amp: str = param("auto", "mixed precision: auto (bf16/fp16 on CUDA, off on CPU) | bf16 | fp16 | off")
-    checkpoint_every: int = param(0, "also checkpoint every N steps (0 = at epoch ends only)")
+    shift: int = param(1, "random shift by up to this many pixels (black border); 0 = off", min=0, max=14)
+    val_size: int = param(5000, "training images held out for the validation curves", min=1, max=59999)
+    n_train: int | None = param(None, "training images to use (None = all 60k)", min=2, max=60000)
+    n_test: int | None = param(None, "test images to use (None = all 10k)", min=1, max=10000)
+    device: str = param("auto", "auto | cuda | mps | cpu", choices=("auto", "cuda", "mps", "cpu"))
+    amp: str = param("auto", "mixed precision: auto (bf16/fp16 on CUDA, off on CPU) | bf16 | fp16 | off",
+                     choices=("auto", "bf16", "fp16", "off"))
+    checkpoint_every: int = param(0, "also checkpoint every N steps (0 = at epoch ends only)", min=0)
+
+    def check(self) -> None:
+        from ...errors import UserError
+
+        if self.val_size >= (self.n_train or 60000):
+            raise UserError(f"val_size ({self.val_size}) must be smaller than n_train ({self.n_train or 60000})")
 
 
 PRESETS = {

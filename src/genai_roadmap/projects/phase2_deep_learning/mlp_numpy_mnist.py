@@ -38,16 +38,17 @@ from ...viz import curves, image_grid
 @dataclass
 class Config:
     dataset: Literal["mnist", "digits"] = param("mnist", "mnist (28×28, 60k/10k) or digits (sklearn 8×8, offline)")
-    hidden: list[int] = param([512, 256], "hidden layer widths (ReLU after each)")
+    hidden: list[int] = param([512, 256], "hidden layer widths (ReLU after each)", min=1)
     optimizer: Literal["adam", "sgd"] = param("adam", "adam, or sgd with momentum")
-    lr: float = param(1e-3, "initial learning rate (try 0.05 for sgd)")
-    momentum: float = param(0.9, "momentum for sgd (ignored by adam)")
-    lr_decay: float = param(0.8, "learning rate multiplied by this after every epoch")
-    epochs: int = param(12, "passes over the training set")
-    batch_size: int = param(128, "images per gradient step")
-    n_train: int | None = param(None, "training images to use (None = all)")
-    n_test: int | None = param(None, "test images to use (None = all)")
-    torch_epochs: int = param(2, "epochs the identical PyTorch network trains alongside, for the timing (0 = off)")
+    lr: float = param(1e-3, "initial learning rate (try 0.05 for sgd)", gt=0)
+    momentum: float = param(0.9, "momentum for sgd (ignored by adam)", min=0, lt=1)
+    lr_decay: float = param(0.8, "learning rate multiplied by this after every epoch", gt=0, max=1)
+    epochs: int = param(12, "passes over the training set", min=1)
+    batch_size: int = param(128, "images per gradient step", min=1)
+    n_train: int | None = param(None, "training images to use (None = all)", min=1, max=60000)
+    n_test: int | None = param(None, "test images to use (None = all)", min=1, max=10000)
+    torch_epochs: int = param(2, "epochs the identical PyTorch network trains alongside, for the timing (0 = off)",
+                              min=0)
 
 
 PRESETS = {

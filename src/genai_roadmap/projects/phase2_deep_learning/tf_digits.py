@@ -49,19 +49,23 @@ from ...viz import confusion_matrix_plot, curves, image_grid
 
 @dataclass
 class Config:
-    epochs: int = param(8, "passes over the training images")
-    batch_size: int = param(128, "images per gradient step")
-    lr: float = param(1e-3, "Adam's initial learning rate, cosine-decayed to 0 over the run")
-    filters: list[int] = param([32, 64], "channels of the two conv blocks")
-    dense: int = param(128, "units of the hidden dense layer")
-    dropout: float = param(0.3, "dropout before each dense layer")
-    n_train: int | None = param(None, "training images to use (None = all 60,000)")
-    n_test: int | None = param(None, "test images to use (None = all 10,000)")
-    val_size: int = param(5000, "training images held out for the validation curves")
+    epochs: int = param(8, "passes over the training images", min=1)
+    batch_size: int = param(128, "images per gradient step", min=1)
+    lr: float = param(1e-3, "Adam's initial learning rate, cosine-decayed to 0 over the run", gt=0)
+    filters: list[int] = param([32, 64], "channels of the two conv blocks", min=1)
+    dense: int = param(128, "units of the hidden dense layer", min=1)
+    dropout: float = param(0.3, "dropout before each dense layer", min=0, lt=1)
+    n_train: int | None = param(None, "training images to use (None = all 60,000)", min=2, max=60000)
+    n_test: int | None = param(None, "test images to use (None = all 10,000)", min=1, max=10000)
+    val_size: int = param(5000, "training images held out for the validation curves", min=1, max=59999)
     model_name: str = param("digits", "name under export/ and in the REST paths (/v1/models/<name>)")
-    version: int = param(1, "SavedModel version folder")
-    served_samples: int = param(500, "test images sent over HTTP and compared with the in-memory model")
-    latency_requests: int = param(50, "one-image requests timed for the latency percentiles")
+    version: int = param(1, "SavedModel version folder", min=1)
+    served_samples: int = param(500, "test images sent over HTTP and compared with the in-memory model", min=1)
+    latency_requests: int = param(50, "one-image requests timed for the latency percentiles", min=1)
+
+    def check(self) -> None:
+        if self.val_size >= (self.n_train or 60000):
+            raise UserError(f"val_size ({self.val_size}) must be smaller than n_train ({self.n_train or 60000})")
 
 
 PRESETS = {
