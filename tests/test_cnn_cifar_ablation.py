@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from toy_images import sorted_cifar_like
 
 from genai_roadmap import registry, runs
-from genai_roadmap.data.images import ImageData
 from genai_roadmap.errors import UserError
 from genai_roadmap.nn.plain_cnn import PlainCNN, blocks_per_stage, count_parameters
 from genai_roadmap.projects.phase2_deep_learning import cnn_cifar_ablation
@@ -61,19 +61,6 @@ def test_unknown_augmentation_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="augmentation"):
         runs.execute(registry.get("2.3.1"), preset="smoke", overrides=["augmentations=none,mixup"], out=tmp_path,
                      quiet=True)
-
-
-def sorted_cifar_like(n_train=1200, n_test=300):
-    """A CIFAR-shaped dataset sorted by class (as the JPEG folders decode): class c is a noisy colour c."""
-    rng = np.random.default_rng(0)
-    palette = rng.integers(0, 256, (10, 3))
-
-    def make(n):
-        y = np.repeat(np.arange(10), n // 10)
-        x = np.clip(palette[y][:, None, None, :] + rng.normal(0, 40, (n, 32, 32, 3)), 0, 255).astype(np.uint8)
-        return x, y.astype(np.int64)
-
-    return ImageData(*make(n_train), *make(n_test), tuple(str(c) for c in range(10)), "sorted-toy")
 
 
 def test_validation_split_and_grid_subset_are_stratified_even_on_class_sorted_data():
