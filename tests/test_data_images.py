@@ -5,6 +5,7 @@ import pickle
 import tarfile
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from genai_roadmap.data.images import CIFAR10_CLASSES, _read_cifar_jpgs, _read_cifar_pickles, load_digits_8x8
@@ -53,3 +54,25 @@ def test_digits_fallback_ships_with_sklearn():
     data = load_digits_8x8()
     assert data.x_train.shape[1:] == (8, 8) and data.x_train.max() == 255
     assert len(data.x_train) + len(data.x_test) == 1797 and data.source == "digits:sklearn-8x8"
+
+
+@pytest.mark.realdata
+def test_cifar10_never_comes_sorted_by_class(need_data):
+    """The JPEG variant decodes in file-name order (class by class): the first 5,000 were all airplanes."""
+    from genai_roadmap.data.images import load_cifar10
+
+    data = load_cifar10()
+    assert np.bincount(data.y_train[:1000], minlength=10).min() >= 60
+    assert np.bincount(data.y_test[:500], minlength=10).min() >= 25
+    again = load_cifar10()
+    assert np.array_equal(data.y_train, again.y_train)  # a fixed order, not the run's seed
+
+
+def test_subset_is_stratified_on_a_class_sorted_dataset():
+    from genai_roadmap.data.images import ImageData
+
+    y = np.repeat(np.arange(4), 50)
+    data = ImageData(np.zeros((200, 2, 2), np.uint8), y, np.zeros((200, 2, 2), np.uint8), y, ("a", "b", "c", "d"),
+                     "toy")
+    small = data.subset(40, 20, seed=0)
+    assert np.bincount(small.y_train).tolist() == [10] * 4 and np.bincount(small.y_test).tolist() == [5] * 4

@@ -93,6 +93,16 @@ def test_linreg_boston(tmp_path, need_data):
 
 
 @pytest.mark.realdata
+def test_linreg_boston_target_fails_when_gradient_descent_has_not_converged(tmp_path, need_data):
+    """The target used to compare np.linalg.lstsq with sklearn: it held whatever the code written here did."""
+    _, m = run("1.2.1", tmp_path, preset="cpu", timing_repeats=1)
+    assert registry.get("1.2.1").target.met(m) and m["r2_gap_normal_eq_and_gd_vs_sklearn"] <= 1e-6
+    _, m = run("1.2.1", tmp_path, preset="cpu", timing_repeats=1, gd_epochs=20)
+    assert m["r2_diff_vs_sklearn"] <= 1e-6  # the library solvers still agree...
+    assert not registry.get("1.2.1").target.met(m)  # ...but 20 steps of gradient descent are not the optimum
+
+
+@pytest.mark.realdata
 def test_linreg_boston_same_seed_same_metrics(tmp_path, need_data):
     _, a = run("1.2.1", tmp_path)
     _, b = run("1.2.1", tmp_path)
@@ -154,3 +164,68 @@ def test_pca_mnist_smoke(tmp_path, need_data):
     _, m = run("1.3.2", tmp_path)
     assert m["data_source"].startswith("mnist") and m["n_features"] == 784 and m["n_train"] == 2000
     assert m["k95_diff_vs_sklearn"] == 0 and 100 < m["k95"] < 200
+
+
+def _sorted_numeric_csv(tmp_path, n=400):
+    """All-numeric, sorted by its 0/1 target (as an export often is); `signal` carries the target, `noise*` not."""
+    rng = np.random.default_rng(0)
+    label = np.repeat([0, 1], n // 2)
+    df = pd.DataFrame({f"noise{i}": rng.normal(size=n) for i in range(4)})
+    df.insert(2, "signal", label * 2.0 + rng.normal(size=n))
+    df["signal_copy"] = df["signal"] * 3 + rng.normal(scale=0.1, size=n)
+    df["label"] = label
+    path = tmp_path / "sorted.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_titanic_eda_any_csv_sorted_by_target_with_max_rows(tmp_path):
+    """max_rows took the head of the file: one class only ("target has 1 distinct values")."""
+    path = _sorted_numeric_csv(tmp_path)
+    run_dir, m = run("1.3.1", tmp_path, csv=str(path), target="label", max_rows=100)
+    assert m["n_rows"] == 100 and m["baseline_acc"]["majority class"] == pytest.approx(0.5, abs=0.06)
+
+
+def test_titanic_eda_all_numeric_csv_shows_informative_features(tmp_path):
+    """On an all-numeric CSV the EDA plotted the first three columns, an empty missing table and a blank plot."""
+    path = _sorted_numeric_csv(tmp_path)
+    run_dir, m = run("1.3.1", tmp_path, csv=str(path), target="label")
+    mi = m["mutual_information"]
+    assert set(list(mi)[:2]) == {"signal", "signal_copy"} and min(mi["signal"], mi["signal_copy"]) > max(
+        v for k, v in mi.items() if k.startswith("noise"))
+    assert m["plotted_features"][:2] in (["signal", "signal_copy"], ["signal_copy", "signal"])
+    assert {"correlations.png", "numeric_by_target.png"} <= plots(run_dir)
+    assert "missingness.png" not in plots(run_dir)
+    report = (run_dir / "report.md").read_text()
+    assert "mutual information" in report.lower() and "None: every cell has a value." in report
+
+
+def test_titanic_eda_csv_whose_features_are_all_empty_is_one_user_error(tmp_path):
+    path = tmp_path / "empty.csv"
+    pd.DataFrame({"a": [np.nan] * 20, "b": [None] * 20, "label": [0, 1] * 10}).to_csv(path, index=False)
+    with pytest.raises(UserError, match="no usable feature columns"):
+        run("1.3.1", tmp_path, csv=str(path), target="label")
+    with pytest.raises(UserError, match="needs at least 5 per class"):
+        run("1.3.1", tmp_path, csv=str(_sorted_numeric_csv(tmp_path, n=8)), target="label")
+
+
+def test_pandas_wrangling_cleaned_table_has_no_target_derived_column(tmp_path):
+    """cleaned.csv gained `group_target_mean`: a model trained on it would see the target."""
+    path, df = _user_csv(tmp_path)
+    run_dir, m = run("1.1.2", tmp_path, preset="cpu", csv=str(path), target="label", group="city")
+    cleaned = pd.read_csv(run_dir / "tables" / "cleaned.csv")
+    assert set(cleaned.columns) <= set(df.columns) | {"group_size"}
+    group_means = pd.read_csv(run_dir / "tables" / "group_means.csv", index_col=0)
+    assert "label" in group_means.index  # the target's mean per group: in the summary, not in the table
+    with pytest.raises(UserError, match="same column"):
+        run("1.1.2", tmp_path, csv=str(path), target="label", group="label")
+
+
+def test_pandas_wrangling_edge_cases(tmp_path):
+    one = tmp_path / "one.csv"
+    one.write_text("a,b,label\n1,x,0\n")
+    with pytest.raises(UserError, match="1 data row"):
+        run("1.1.2", tmp_path, csv=str(one))
+    _, m = run("1.1.2", tmp_path, csv=str(_sorted_numeric_csv(tmp_path)), target="label", max_rows=50)
+    cleaned = pd.read_csv(next((tmp_path / "1.1.2-pandas-wrangling").glob("*")) / "tables" / "cleaned.csv")
+    assert m["rows_out"] == 50 and sorted(cleaned["label"].value_counts().tolist()) == [25, 25]

@@ -104,3 +104,28 @@ def test_cli_resume_after_sigkill_matches_an_uninterrupted_run(need_data, tmp_pa
     (straight_dir,) = (tmp_path / "b" / "2.1.2-mlp-fashion").iterdir()
     first, second = (_no_times(json.loads((d / "metrics.json").read_text())) for d in (run_dir, straight_dir))
     assert first == second and first["test_acc"] > 0.6
+
+
+def test_cifar10_whitening_sees_every_class_and_test_is_never_a_validation_set(tmp_path, monkeypatch):
+    """On class-sorted data the whitening stem was fitted on x_train[:5000] (one class), and the engine was given
+    the test set as `val`. Now: a stratified sample for the whitening; val_* only from a held-out split."""
+    from toy_images import sorted_cifar_like
+
+    from genai_roadmap.nn.cnn import CifarCNN
+    from genai_roadmap.projects.phase2_deep_learning import cifar10_classifier
+
+    monkeypatch.setattr(cifar10_classifier, "load_cifar10", lambda: sorted_cifar_like(6000, 500))
+    seen = []
+    original = CifarCNN.init_whitening
+    monkeypatch.setattr(CifarCNN, "init_whitening", lambda self, x: (seen.append(x), original(self, x))[1])
+    small = ["epochs=1", "widths=8,8,8", "batch_size=250", "whiten_images=5000"]
+    run_dir, m = execute(registry.get("2.2.1"), preset="cpu", overrides=small, out=tmp_path, quiet=True)
+    colours = {tuple(c) for c in seen[0].mean(dim=(2, 3)).round(decimals=0).tolist()}
+    assert len(seen[0]) == 5000 and len(colours) >= 10  # the toy's 10 classes are 10 distinct mean colours
+    assert not any(k.startswith("val") for r in _epochs(run_dir) for k in r)  # no validation split: no val_*
+    assert m["test_acc"] > 0.2 and not any(k.startswith("val") for k in m)  # chance: 0.1
+
+    run_dir, m = execute(registry.get("2.2.1"), preset="cpu", overrides=[*small, "val_size=1000"], out=tmp_path,
+                         quiet=True)
+    assert all("val_acc" in r for r in _epochs(run_dir))
+    assert m["val_acc"] > 0.2 and not any("test" in k for k in m)  # a comparison run never scores test

@@ -7,7 +7,8 @@
 Every image is decoded with PIL, converted to RGB (greyscale, palette and RGBA images included) and brought to
 size × size: `fit="crop"` scales the shorter side to `size` and crops the centre (keeps the aspect ratio),
 `fit="squash"` resizes straight to size × size. Class names are the sub-folder names, sorted; files PIL cannot
-read are skipped and counted. Images come back as uint8 [N, size, size, 3] and labels as int64 [N].
+read are skipped and counted. Images come back as uint8 [N, size, size, 3] and labels as int64 [N];
+`load_folder_dataset` hands them out in a fixed seeded order (images.fixed_order), never sorted by class.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import UserError
-from .images import ImageData
+from .images import ImageData, fixed_order
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 TEST_SPLIT_NAMES = ("test", "val", "valid", "validation")
@@ -102,8 +103,8 @@ def load_image_folder(root: str | Path, size: int, fit: Literal["crop", "squash"
 
 
 def stratified_split(y: np.ndarray, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test indices with each class split in the same proportion (at least one image per class on
-    each side). Raises a UserError for a class with fewer than 2 images."""
+    """Train and test indices (each in a random order, classes mixed) with each class split in the same
+    proportion (at least one image per class on each side). Raises a UserError for a class with fewer than 2 images."""
     if not 0 < test_fraction < 1:
         raise UserError(f"test fraction must be between 0 and 1, got {test_fraction}")
     rng = np.random.default_rng(seed)
@@ -115,7 +116,7 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int = 0) -> tupl
         n_test = min(max(1, round(len(idx) * test_fraction)), len(idx) - 1)
         test.append(idx[:n_test])
         train.append(idx[n_test:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))  # classes mixed
 
 
 def balanced_subset(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -137,7 +138,7 @@ def load_folder_dataset(root: str | Path, size: int, test_fraction: float = 0.2,
     if "train" in subdirs and test_dir is not None:
         train = load_image_folder(subdirs["train"], size, fit, max_per_class, seed)
         test = load_image_folder(test_dir, size, fit, max_per_class, seed, classes=train.classes)
-        return ImageData(train.x, train.y, test.x, test.y, train.classes,
+        return ImageData(*fixed_order(train.x, train.y), *fixed_order(test.x, test.y), train.classes,
                          f"folder:{root} (own split, {len(train.skipped) + len(test.skipped)} unreadable skipped)")
     data = load_image_folder(root, size, fit, max_per_class, seed)
     tr, te = stratified_split(data.y, test_fraction, seed)

@@ -3,6 +3,11 @@ scikit-learn's 8×8 digits as the fallback that ships with an installed package.
 
 Images come back as uint8 [N, H, W] (grey) or [N, H, W, 3] (RGB); labels as int64 [N]. Small datasets are
 kept whole in memory: batching and augmentation are tensor ops downstream, never a per-item loader.
+
+No loader hands out class-sorted arrays, so that no "first n" slice downstream can be one class: the idx files
+and CIFAR pickles come in their published (mixed) order; CIFAR-10's JPEG folders, decoded in file-name order
+(i.e. sorted by class), are put in a fixed order by a permutation seeded with DATASET_ORDER_SEED.
+Subsets (`ImageData.subset`) are seeded random and stratified by class.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import numpy as np
 
 from .. import io
 from ..errors import UserError
+from .splits import stratified_subset
 from .store import cache_dir, resolve_variant
+
+DATASET_ORDER_SEED = 0  # fixed: the order of a loaded dataset must not depend on the run's seed
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -36,10 +44,9 @@ class ImageData:
     source: str  # which dataset and variant was loaded, for the run's metrics
 
     def subset(self, n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> ImageData:
-        """A class-balanced-in-expectation random slice (for smoke presets)."""
-        rng = np.random.default_rng(seed)
-        tr = rng.permutation(len(self.x_train))[:n_train] if n_train else slice(None)
-        te = rng.permutation(len(self.x_test))[:n_test] if n_test else slice(None)
+        """A seeded random slice, stratified by class (for smoke presets and `n_train` / `n_test` options)."""
+        tr = stratified_subset(self.y_train, n_train, seed) if n_train else slice(None)
+        te = stratified_subset(self.y_test, n_test, seed + 1) if n_test else slice(None)
         return ImageData(self.x_train[tr], self.y_train[tr], self.x_test[te], self.y_test[te], self.classes,
                          self.source + (f" (subset {n_train or 'all'}/{n_test or 'all'})" if n_train or n_test else ""))
 
@@ -91,9 +98,16 @@ def load_cifar10() -> ImageData:
     (archive,) = paths.values()
     if variant.name == "python":
         x_tr, y_tr, x_te, y_te = _read_cifar_pickles(archive)
-    else:
+    else:  # decoded in file-name order, i.e. sorted by class: put in a fixed mixed order
         x_tr, y_tr, x_te, y_te = _read_cifar_jpgs_cached(archive, variant.files[0].sha256)
+        (x_tr, y_tr), (x_te, y_te) = fixed_order(x_tr, y_tr), fixed_order(x_te, y_te)
     return ImageData(x_tr, y_tr, x_te, y_te, CIFAR10_CLASSES, f"cifar10:{variant.name}")
+
+
+def fixed_order(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x, y in a fixed seeded order (DATASET_ORDER_SEED): the same on every run, never sorted by class."""
+    order = np.random.default_rng(DATASET_ORDER_SEED).permutation(len(y))
+    return x[order], y[order]
 
 
 def _read_cifar_pickles(archive: Path):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
+from .splits import stratified_subset
 from .store import resolve_file
 
 BOSTON_ETHICS_NOTE = (
@@ -48,3 +49,15 @@ def read_user_csv(path: str | Path) -> pd.DataFrame:
     if df.empty:
         raise UserError(f"{path} has no rows")
     return df
+
+
+def sample_rows(df: pd.DataFrame, n: int, seed: int, target: str = "", max_classes: int = 50) -> pd.DataFrame:
+    """At most n rows, a seeded random sample kept in file order: stratified by `target` when it looks like a
+    class label (at most `max_classes` values; missing values count as one more), plain random otherwise.
+    Never the head of the file: a file sorted by its target would give a subset with one class."""
+    if not n or n >= len(df):
+        return df
+    y = None
+    if target and target in df.columns and df[target].nunique(dropna=False) <= max_classes:
+        y = pd.factorize(df[target], use_na_sentinel=True)[0]  # NaN -> -1: a stratum of its own
+    return df.iloc[stratified_subset(y, n, seed, total=len(df))]

@@ -44,13 +44,14 @@ def curves(path: str | Path, series: dict[str, Sequence[float]], xlabel: str = "
 
 def history_curves(plots_dir: Path, history: Sequence[dict], title: str, val_name: str = "validation",
                    train_name: str = "train") -> None:
-    """loss.png and accuracy.png from the training engine's per-epoch records (train_* and val_* keys)."""
-    curves(Path(plots_dir) / "loss.png", {f"{train_name}": [h["train_loss"] for h in history],
-                                          val_name: [h["val_loss"] for h in history]},
-           ylabel="cross-entropy", title=f"{title}: loss")
-    curves(Path(plots_dir) / "accuracy.png", {f"{train_name}": [h["train_acc"] for h in history],
-                                              val_name: [h["val_acc"] for h in history]},
-           ylabel="accuracy", title=f"{title}: accuracy")
+    """loss.png and accuracy.png from the training engine's per-epoch records (train_* and, when the run had a
+    validation set, val_* keys)."""
+    for metric, ylabel in (("loss", "cross-entropy"), ("acc", "accuracy")):
+        series = {train_name: [h[f"train_{metric}"] for h in history]}
+        if all(f"val_{metric}" in h for h in history):
+            series[val_name] = [h[f"val_{metric}"] for h in history]
+        curves(Path(plots_dir) / ("loss.png" if metric == "loss" else "accuracy.png"), series, ylabel=ylabel,
+               title=f"{title}: {'loss' if metric == 'loss' else 'accuracy'}")
 
 
 def image_grid(path: str | Path, images: np.ndarray, titles: Sequence[str] | None = None, ncols: int = 10,

@@ -175,6 +175,25 @@ def histogram_by_target_plot(path: Path, df: pd.DataFrame, columns: list[str], t
     return save(fig, path)
 
 
+def correlation_heatmap(path: Path, df: pd.DataFrame, columns: list[str], title: str = "correlations") -> Path:
+    """Pearson correlations between numeric columns (pairwise complete rows), values written in the cells."""
+    corr = df[columns].corr()
+    size = 0.55 * len(columns) + 2.5
+    fig, ax = new_figure(size=(size + 1, size))
+    im = ax.imshow(corr.to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(columns)), [str(c) for c in columns], rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(columns)), [str(c) for c in columns], fontsize=8)
+    for i in range(len(columns)):
+        for j in range(len(columns)):
+            value = corr.iat[i, j]
+            if not np.isnan(value):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if abs(value) > 0.6 else "black")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return save(fig, path)
+
+
 # ---- decision trees -------------------------------------------------------------------------------------
 
 

@@ -7,14 +7,18 @@ What it does, in order, writing each intermediate table to `tables/*.csv` in the
   1. profile the raw table: column types, missing values per column, numeric summaries;
   2. merge: a lookup table onto a code column (Titanic: port code → port name and country), a table derived
      from the data itself (Titanic: passengers per ticket), a per-group table merged back onto each row
-     (group size, group target rate), and, with `--set merge_csv=... --set merge_on=key`, a second CSV of yours
+     (group size), and, with `--set merge_csv=... --set merge_on=key`, a second CSV of yours
      (left join; matched / unmatched rows counted);
   3. missing values: rows without a target are dropped (a target cannot be imputed); a column missing in more
      than `drop_threshold` of rows becomes a `has_<col>` indicator and is dropped; other numeric columns get the
      median of their group (then the overall median), other text columns the most frequent value — each fill
      logged in `tables/imputation.csv`;
-  4. statistics: per-group summaries, a pivot of the target over group × a second category, correlations.
+  4. statistics: per-group summaries (the target's mean per group among them), a pivot of the target over
+     group × a second category, correlations.
 The summary is written as summary.md and summary.html; `missing_after` counts missing cells left (target 0).
+`tables/cleaned.csv` holds no column computed from the target (such as a per-group target mean): a model
+trained on that table would see the answer. Target-derived statistics go to the summary and their own tables.
+`max_rows` takes a seeded random sample, stratified by the target (never the head of the file).
 
 Result (cpu preset): Titanic 891 × 12 with 866 missing cells → 891 × 17 with 0 missing (Cabin → has_Cabin,
 177 ages filled by class median, 2 ports by the mode).         roadmap run 1.1.2
@@ -30,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from ...config import param
-from ...data.tabular import load_titanic, read_user_csv
+from ...data.tabular import load_titanic, read_user_csv, sample_rows
 from ...errors import UserError
 from ...runs import RunContext
 from ...viz.tabular import Report, missing_table, missingness_plot, rate_by_category_plot
@@ -57,15 +61,21 @@ def is_categorical(s: pd.Series, max_levels: int = 20) -> bool:
     return not pd.api.types.is_float_dtype(s) and 2 <= s.nunique() <= max_levels
 
 
-def load(cfg: Config) -> tuple[pd.DataFrame, str, str, str, bool]:
+def load(cfg: Config, seed: int) -> tuple[pd.DataFrame, str, str, str, bool]:
     titanic = not cfg.csv
     df = load_titanic() if titanic else read_user_csv(cfg.csv)
-    df = df.head(cfg.max_rows) if cfg.max_rows else df
     target = cfg.target or ("Survived" if titanic else "")
     group = cfg.group or ("Pclass" if titanic else "")
     for role, col in (("target", target), ("group", group)):
         if col and col not in df.columns:
             raise UserError(f"{role} column {col!r} is not in the table; columns: {', '.join(map(str, df.columns))}")
+    if group and group == target:
+        raise UserError(f"group and target are the same column ({group!r}): grouping by the target would only "
+                        "restate it; choose another group column")
+    if len(df) < 2:
+        raise UserError(f"{cfg.csv or 'the table'} has {len(df)} data row; wrangling and its statistics need at "
+                        "least 2 rows")
+    df = sample_rows(df, cfg.max_rows, seed, target)
     if not group:  # the low-cardinality column with fewest levels, so group tables stay readable
         options = [c for c in df.columns if c != target and is_categorical(df[c])]
         group = min(options, key=lambda c: df[c].nunique()) if options else ""
@@ -84,10 +94,8 @@ def merges(df: pd.DataFrame, cfg: Config, target: str, group: str, titanic: bool
         tickets = df.groupby("Ticket").size().rename("ticket_group_size").reset_index()
         df = df.merge(tickets, on="Ticket", how="left", validate="many_to_one")
         log.append(("passengers per ticket on Ticket", len(df), 0))
-    if group:
+    if group:  # the group's size only: a per-group target mean on each row would leak the target
         stats = df.groupby(group, dropna=False).size().rename("group_size").to_frame()
-        if target and pd.api.types.is_numeric_dtype(df[target]):
-            stats["group_target_mean"] = df.groupby(group, dropna=False)[target].mean()
         df = df.merge(stats.reset_index(), on=group, how="left", validate="many_to_one")
         log.append((f"per-{group} statistics on {group}", len(df), 0))
     if cfg.merge_csv:
@@ -150,9 +158,9 @@ def is_id_like(s: pd.Series) -> bool:
 
 def statistics(df: pd.DataFrame, target: str, group: str) -> dict[str, pd.DataFrame]:
     numeric = [c for c in df.select_dtypes("number").columns if c != group and not is_id_like(df[c])]
-    tables = {"numeric_summary": df[numeric].describe().T.rename_axis("column")}
+    tables = {"numeric_summary": df[numeric].describe().T.rename_axis("column")} if numeric else {}
     if group:
-        grouped = df.groupby(group)[[c for c in numeric if c not in ("group_size", "group_target_mean")]]
+        grouped = df.groupby(group)[[c for c in numeric if c != "group_size"]]
         count = df.groupby(group).size().rename("(rows)").to_frame().T
         # Transposed (one row per column, one column per group) so wide tables stay readable.
         tables["group_means"] = pd.concat([count, grouped.mean().T]).rename_axis(f"column \\ {group}")
@@ -163,8 +171,7 @@ def statistics(df: pd.DataFrame, target: str, group: str) -> dict[str, pd.DataFr
             tables[f"pivot_mean_{target}_by_{group}_x_{others[0]}"] = df.pivot_table(
                 index=group, columns=others[0], values=target, aggfunc="mean")
     if target and pd.api.types.is_numeric_dtype(df[target]) and len(numeric) > 1:
-        # group_target_mean is computed from the target itself: left out, its correlation would be circular.
-        features = [c for c in numeric if c not in (target, "group_target_mean")]
+        features = [c for c in numeric if c != target]
         corr = df[features].corrwith(df[target]).sort_values(key=abs, ascending=False)
         tables["correlation_with_target"] = corr.to_frame("pearson_r").rename_axis("column")
     return tables
@@ -172,7 +179,7 @@ def statistics(df: pd.DataFrame, target: str, group: str) -> dict[str, pd.DataFr
 
 def run(cfg: Config, ctx: RunContext) -> dict:
     start = time.perf_counter()
-    raw, target, group, source, titanic = load(cfg)
+    raw, target, group, source, titanic = load(cfg, ctx.seed)
     ctx.say(f"{source}: {raw.shape[0]} rows × {raw.shape[1]} columns, {int(raw.isna().sum().sum())} missing cells; "
             f"target {target or '(none)'}, group {group or '(none)'}")
     tables_dir = ctx.dir / "tables"

@@ -10,7 +10,11 @@ cross-validated error on the ages that are known — and plots survival by sex, 
 fare by outcome, and the missingness. A baseline classifier (logistic regression, or a random forest) runs in a
 scikit-learn Pipeline whose age imputer is fitted inside each CV fold, so no fold sees statistics of its test
 rows; it is compared with the majority class and the "women survive" rule. Everything lands in report.md / .html.
-With `--set csv=... --set target=...` it runs a generic EDA and the same kind of baseline on any CSV.
+With `--set csv=... --set target=...` it runs a generic EDA and the same kind of baseline on any CSV: features
+are ranked by mutual information with the target (scikit-learn's estimator), the most informative ones are
+plotted (rates by category, histograms by outcome, a correlation heatmap of the top numeric features), and
+sections with nothing to show (no missing values, no categorical columns) are left out. `max_rows` takes a
+seeded random sample stratified by the target, never the head of the file.
 
 Result (cpu preset, seed 0): Age by title median (CV MAE 9.4 years, vs 10.4 by class × sex and 11.3 for the
 overall median); 5-fold CV accuracy 0.825 ± 0.025 with logistic regression (target 0.78; the "women survive"
@@ -30,10 +34,17 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ...config import param
-from ...data.tabular import load_titanic, read_user_csv
+from ...data.tabular import load_titanic, read_user_csv, sample_rows
 from ...errors import UserError
 from ...runs import RunContext
-from ...viz.tabular import Report, histogram_by_target_plot, missing_table, missingness_plot, rate_by_category_plot
+from ...viz.tabular import (
+    Report,
+    correlation_heatmap,
+    histogram_by_target_plot,
+    missing_table,
+    missingness_plot,
+    rate_by_category_plot,
+)
 
 TITLES = {"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs"}  # French / modern forms of the common titles
 COMMON_TITLES = ("Mr", "Mrs", "Miss", "Master")
@@ -121,15 +132,19 @@ def make_pipeline(numeric: list[str], categorical: list[str], model: str, seed: 
     return Pipeline([*steps, ("columns", columns), ("model", clf)])
 
 
-def load(cfg: Config) -> tuple[pd.DataFrame, str, str, bool]:
+def load(cfg: Config, seed: int) -> tuple[pd.DataFrame, str, str, bool]:
     titanic = not cfg.csv
     df = load_titanic() if titanic else read_user_csv(cfg.csv)
     target = cfg.target or ("Survived" if titanic else "")
     if not target or target not in df.columns:
         raise UserError(f"--set target=<column> must name a column of the CSV; columns: {', '.join(df.columns)}")
-    df = (df.head(cfg.max_rows) if cfg.max_rows else df).dropna(subset=[target]).reset_index(drop=True)
+    df = sample_rows(df.dropna(subset=[target]), cfg.max_rows, seed, target).reset_index(drop=True)
     if not 2 <= df[target].nunique() <= 20:
         raise UserError(f"target {target!r} has {df[target].nunique()} distinct values; a classifier needs 2-20")
+    counts = df[target].value_counts()
+    if counts.min() < cfg.folds:
+        raise UserError(f"class {counts.idxmin()!r} of {target!r} has {counts.min()} rows; {cfg.folds}-fold "
+                        f"cross-validation needs at least {cfg.folds} per class (try --set folds=2 or more rows)")
     return df, target, "titanic:titanic_train.csv" if titanic else f"csv:{Path(cfg.csv).name}", titanic
 
 
@@ -142,7 +157,9 @@ def feature_lists(df: pd.DataFrame, target: str, titanic: bool) -> tuple[list[st
     for col in df.columns.drop(target):
         s = df[col]
         id_like = pd.api.types.is_integer_dtype(s) and s.nunique() == len(s)
-        if pd.api.types.is_numeric_dtype(s) and not id_like:
+        if s.isna().all():
+            dropped.append(col)  # no value at all: nothing to learn from, and imputers would drop it silently
+        elif pd.api.types.is_numeric_dtype(s) and not id_like:
             numeric.append(col)
         elif not id_like and s.nunique() <= 30:
             categorical.append(col)
@@ -151,24 +168,76 @@ def feature_lists(df: pd.DataFrame, target: str, titanic: bool) -> tuple[list[st
     return numeric, categorical, dropped
 
 
+def feature_information(df: pd.DataFrame, numeric: list[str], categorical: list[str], target: str,
+                        seed: int) -> pd.DataFrame:
+    """Mutual information (nats) of each feature with the target, most informative first; numeric features
+    median-filled, categorical ones as codes (missing = a category of its own). Also |Pearson r| of numeric
+    features with the target's codes when the target has two classes."""
+    from sklearn.feature_selection import mutual_info_classif
+
+    X = pd.concat([df[numeric].fillna(df[numeric].median()),
+                   df[categorical].apply(lambda s: pd.Series(pd.factorize(s)[0], index=s.index))], axis=1)
+    y = pd.factorize(df[target])[0]
+    mi = mutual_info_classif(X.to_numpy(float), y, discrete_features=[c in categorical for c in X.columns],
+                             random_state=seed)
+    table = pd.DataFrame({"mutual information": mi, "kind": ["categorical" if c in categorical else "numeric"
+                                                            for c in X.columns]}, index=X.columns)
+    if df[target].nunique() == 2:
+        table["|r| with target"] = [abs(X[c].corr(pd.Series(y, index=X.index))) if c in numeric else np.nan
+                                    for c in X.columns]
+    return table.rename_axis("feature").sort_values("mutual information", ascending=False)
+
+
+def generic_eda(ctx: RunContext, report: Report, df: pd.DataFrame, plot_df: pd.DataFrame, numeric: list[str],
+                categorical: list[str], target: str, binary: bool) -> dict:
+    """Plots of the features that carry the most information about the target, not the first columns."""
+    info = feature_information(df, numeric, categorical, target, ctx.seed)
+    report.heading("Which features carry information about the target").text(
+        "Mutual information with the target (0 = independent), estimated by scikit-learn's "
+        "mutual_info_classif; the plots below show the most informative features.").table(info, ".4f")
+    top_numeric = [c for c in info.index if c in numeric]
+    top_categorical = [c for c in info.index if c in categorical][:3]
+    if binary and top_categorical:
+        rate_by_category_plot(ctx.plots / "target_by_category.png", plot_df, top_categorical, target,
+                              f"{target} rate")
+        report.image(ctx.plots / "target_by_category.png")
+    if top_numeric:
+        histogram_by_target_plot(ctx.plots / "numeric_by_target.png", df, top_numeric[:3], target)
+        report.image(ctx.plots / "numeric_by_target.png")
+    heat = top_numeric[:10] + ([target] if pd.api.types.is_numeric_dtype(df[target]) else [])
+    if len(heat) >= 2:
+        correlation_heatmap(ctx.plots / "correlations.png", df, heat,
+                            title=f"correlations of the {len(heat) - (target in heat)} most informative "
+                                  "numeric features")
+        report.image(ctx.plots / "correlations.png")
+    return {"mutual_information": {str(k): round(float(v), 4) for k, v in info["mutual information"].items()},
+            "plotted_features": top_numeric[:3] + top_categorical}
+
+
 def run(cfg: Config, ctx: RunContext) -> dict:
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     start = time.perf_counter()
-    raw, target, source, titanic = load(cfg)
+    raw, target, source, titanic = load(cfg, ctx.seed)
     df = engineer(raw) if titanic else raw.copy()
     y = df[target]
+    numeric, categorical, dropped = feature_lists(df, target, titanic)
+    if not numeric + categorical:
+        raise UserError(f"no usable feature columns besides the target: {', '.join(map(str, dropped))} are empty, "
+                        "identifiers or free text")
     ctx.say(f"{source}: {len(df)} rows, target {target} ({y.value_counts(normalize=True).round(3).to_dict()})")
     missing = missing_table(raw).rename_axis("column")
-    missingness_plot(ctx.plots / "missingness.png", raw)
     report = Report(f"Exploratory data analysis — {source}")
     report.text(f"{len(df)} rows × {raw.shape[1]} columns; target `{target}`.").heading("Missing values")
-    report.table(missing).image(ctx.plots / "missingness.png")
+    if len(missing):
+        missingness_plot(ctx.plots / "missingness.png", raw)
+        report.table(missing).image(ctx.plots / "missingness.png")
+    else:
+        report.text("None: every cell has a value.")
 
     binary = y.nunique() == 2
     y01 = (y == sorted(y.unique())[-1]).astype(int) if binary else None
     metrics: dict = {}
-    numeric, categorical, dropped = feature_lists(df, target, titanic)
     plot_df = df.assign(**{target: y01}) if binary else df
     if titanic:
         choice = imputation_choice(df, cfg.folds, ctx.seed)
@@ -204,19 +273,12 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     else:
         report.heading("Columns").bullets([f"numeric: {', '.join(numeric) or '-'}",
                                            f"categorical: {', '.join(categorical) or '-'}",
-                                           f"left out (identifiers / free text): {', '.join(dropped) or '-'}"])
+                                           f"left out (identifiers / free text / empty): {', '.join(dropped) or '-'}"])
         report.table(y.value_counts().rename("rows").to_frame())
-        if binary and categorical:
-            cols = sorted(categorical, key=lambda c: df[c].nunique())[:3]
-            rate_by_category_plot(ctx.plots / "target_by_category.png", plot_df, cols, target, f"{target} rate")
-            report.image(ctx.plots / "target_by_category.png")
-        if numeric:
-            histogram_by_target_plot(ctx.plots / "numeric_by_target.png", df, numeric[:3], target)
-            report.image(ctx.plots / "numeric_by_target.png")
+        if numeric + categorical:
+            metrics |= generic_eda(ctx, report, df, plot_df, numeric, categorical, target, binary)
 
     # Baseline: every statistic that fills or scales is fitted inside the folds by the Pipeline.
-    if not numeric + categorical:
-        raise UserError("no usable feature columns (need numeric or categorical columns besides the target)")
     X = df[numeric + categorical]
     age_by = AGE_RULES[metrics["age_imputation_rule"]] if titanic else None
     pipe = make_pipeline(numeric, categorical, cfg.model, ctx.seed, age_by)

@@ -8,14 +8,17 @@ gives you: data as tensors → model → training loop (the shared engine) → c
   normalised with the training set's channel statistics; augmentation as batched tensor ops: random flip and
   a random shift of up to 2 pixels (reflect padding).
 - Model (`nn.cnn.CifarCNN`, airbench-style, Jordan 2024): a frozen 2×2 whitening conv initialised from the
-  eigenvectors of the training images' patches, then 3 stages of 2 convs (32, 64, 128 channels; conv →
-  max-pool → BatchNorm → GELU), global max-pool, linear. channels_last memory layout (faster convs on CPU).
+  eigenvectors of the patches of 5,000 training images (a stratified random sample: all ten classes), then
+  3 stages of 2 convs (32, 64, 128 channels; conv → max-pool → BatchNorm → GELU), global max-pool, linear.
+  channels_last memory layout (faster convs on CPU).
 - Training: SGD with Nesterov momentum, batch 512, one-cycle (linear warmup over 15% of the steps, then linear
   decay to 0), weight decay 5e-4 on weights, label smoothing 0.2; bf16 autocast on a GPU, float32 on CPU.
   Checkpoints every 100 steps (`roadmap run 2.2.1 --resume RUN_DIR` continues a killed run exactly).
 - Evaluation: test accuracy with flip test-time augmentation (the logits of an image and its mirror
-  averaged, as airbench does), and without; per-class accuracy, confusion matrix, curves.
-  The 10k test images are evaluated after each epoch for the curves only: nothing is selected on them.
+  averaged, as airbench does), and without; per-class accuracy, confusion matrix, training curves.
+  The test set is scored once, after training. Design choices (e.g. the whitening stem) are compared on a
+  validation split instead: `--set val_size=5000` holds out 5,000 stratified random training images, logs
+  val_* per epoch and reports val_acc; such a run never scores the test set.
 
 Result, `roadmap run 2.2.1` (cpu preset, seed 0, JPEG variant; 2 CPU cores shared with two other training jobs):
 test accuracy 86.07% with flip TTA (85.04% without) after 10 epochs; the model reloaded from
@@ -40,7 +43,9 @@ from sklearn.metrics import confusion_matrix
 
 from ...config import param
 from ...data.batches import Augment, ImageBatches, channel_stats
-from ...data.images import load_cifar10
+from ...data.images import ImageData, load_cifar10
+from ...data.splits import stratified_split, stratified_subset
+from ...errors import UserError
 from ...nn.cnn import CifarCNN, count_params
 from ...runs import RunContext
 from ...train import (
@@ -76,6 +81,9 @@ class Config:
     amp: str = param("auto", "mixed precision: auto (bf16/fp16 on CUDA, off on CPU) | bf16 | fp16 | off",
                      choices=("auto", "bf16", "fp16", "off"))
     checkpoint_every: int = param(100, "checkpoint every N steps (and at each epoch end)", min=0)
+    val_size: int = param(0, "training images held out (stratified random) to compare design choices on; > 0 "
+                             "scores that validation split (val_*) and never the test set", min=0)
+    whiten_images: int = param(5000, "training images (stratified random) the whitening stem is fitted on", min=1)
 
 
 PRESETS = {
@@ -91,56 +99,58 @@ def build_model(cfg: Config) -> CifarCNN:
 
 
 def run(cfg: Config, ctx: RunContext) -> dict:
-    # 1. data: uint8 tensors, normalised and augmented per batch
+    # 1. data: uint8 tensors, normalised and augmented per batch. With val_size > 0 a stratified random
+    #    validation split is held out of the training images and scored instead of test (a design-comparison run)
     start = time.perf_counter()
     data = load_cifar10()
     if cfg.n_train or cfg.n_test:
         data = data.subset(cfg.n_train, cfg.n_test, seed=ctx.seed)
-    mean, std = channel_stats(data.x_train)
+    x_fit, y_fit, x_eval, y_eval, split = held_out(data, cfg.val_size, ctx.seed)
+    mean, std = channel_stats(x_fit)
     device = pick_device(cfg.device)
     batches = partial(ImageBatches, mean=mean, std=std, device=device, channels_last=True)
-    train = batches(data.x_train, data.y_train, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+    train = batches(x_fit, y_fit, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
                     seed=ctx.seed, augment=Augment(crop=cfg.shift, pad_mode="reflect", flip=cfg.flip))
-    test = batches(data.x_test, data.y_test, batch_size=1000)
+    scored = batches(x_eval, y_eval, batch_size=1000)
     load_time = time.perf_counter() - start
 
-    # 2. model: the whitening stem is fitted to (normalised) training images before training
+    # 2. model: the whitening stem is fitted to a stratified random sample of the (normalised) training images
     model = build_model(cfg).to(memory_format=torch.channels_last)
-    model.init_whitening(ImageBatches(data.x_train[:5000], mean=mean, std=std).normalise(
-        torch.as_tensor(data.x_train[:5000]).permute(0, 3, 1, 2)))
+    whiten_idx = stratified_subset(y_fit, min(cfg.whiten_images, len(y_fit)), ctx.seed)
+    model.init_whitening(ImageBatches(x_fit[whiten_idx], mean=mean, std=std).normalise(
+        torch.as_tensor(x_fit[whiten_idx]).permute(0, 3, 1, 2)))
 
-    # 3. train with the engine
+    # 3. train with the engine; per-epoch curves only on a validation split, never on test
     optimizer = build_optimizer(model, "sgd", cfg.lr, cfg.weight_decay, momentum=cfg.momentum, nesterov=True)
     trainer = Trainer(model, optimizer, ctx, epochs=cfg.epochs, step=classification_step(cfg.label_smoothing),
                       eval_step=classification_step(), schedule="onecycle", warmup=cfg.warmup, amp=cfg.amp,
                       device=cfg.device, checkpoint_every=cfg.checkpoint_every)
     start = time.perf_counter()
-    history = trainer.fit(train, val=test)
+    history = trainer.fit(train, val=scored if split == "val" else None)
     train_time = time.perf_counter() - start
 
     # 4. evaluate in memory, 5. save, 6. reload into a fresh model and evaluate again
     start = time.perf_counter()
-    logits = trainer.predict(test, flip_tta=cfg.tta)
-    plain = trainer.predict(test)
+    logits = trainer.predict(scored, flip_tta=cfg.tta)
+    plain = trainer.predict(scored)
     eval_time = time.perf_counter() - start
     weights = save_weights(trainer.model, ctx.checkpoints / "model.safetensors")
     torch.manual_seed(ctx.seed + 1)  # a fresh model with different random weights, to be overwritten
     fresh = load_weights(build_model(cfg).to(memory_format=torch.channels_last), weights).to(trainer.device)
-    reloaded = predict(fresh, test, device=trainer.device, amp=trainer.amp, flip_tta=cfg.tta)
+    reloaded = predict(fresh, scored, device=trainer.device, amp=trainer.amp, flip_tta=cfg.tta)
 
-    y = data.y_test
     pred = logits.argmax(1).numpy()
-    acc = float((pred == y).mean())
-    reloaded_acc = float((reloaded.argmax(1).numpy() == y).mean())
-    cm = confusion_matrix(y, pred, labels=range(10))
+    acc = float((pred == y_eval).mean())
+    reloaded_acc = float((reloaded.argmax(1).numpy() == y_eval).mean())
+    cm = confusion_matrix(y_eval, pred, labels=range(10))
     per_class = cm.diagonal() / np.maximum(cm.sum(1), 1)
-    plots(ctx, history, cm, data, pred)
+    plots(ctx, history, cm, data.classes, x_eval, y_eval, pred, split)
     n_seen = cfg.epochs * len(train) * cfg.batch_size
     return {
-        "test_acc": acc,
-        "test_acc_no_tta": float((plain.argmax(1).numpy() == y).mean()),
-        "inmemory_test_acc": acc,
-        "reloaded_test_acc": reloaded_acc,
+        f"{split}_acc": acc,
+        f"{split}_acc_no_tta": float((plain.argmax(1).numpy() == y_eval).mean()),
+        f"inmemory_{split}_acc": acc,
+        f"reloaded_{split}_acc": reloaded_acc,
         "reload_matches": bool(reloaded_acc == acc and torch.equal(reloaded, logits)),
         "per_class_acc": {c: round(float(a), 4) for c, a in zip(data.classes, per_class, strict=True)},
         "train_loss_first_epoch": history[0]["train_loss"],
@@ -149,8 +159,11 @@ def run(cfg: Config, ctx: RunContext) -> dict:
         "epochs": len(history),
         "device": str(trainer.device),
         "data_source": data.source,
-        "protocol": f"train on {len(data.y_train)} images, test on {len(y)} (TTA={'flip' if cfg.tta else 'off'});"
-                    " test evaluated per epoch for the curves only",
+        "protocol": (f"train on {len(y_fit)} images, whitening fitted on a stratified random {len(whiten_idx)} of "
+                     f"them; " + (f"scored on a {len(y_eval)}-image stratified validation split held out from "
+                                  "train (test not scored)" if split == "val" else
+                                  f"scored once on {len(y_eval)} test images")
+                     + f" (TTA={'flip' if cfg.tta else 'off'})"),
         "train_images_per_s": round(n_seen / train_time, 1),
         "load_time_s": round(load_time, 2),
         "train_time_s": round(train_time, 2),
@@ -158,12 +171,25 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     }
 
 
-def plots(ctx: RunContext, history: list[dict], cm: np.ndarray, data, pred: np.ndarray) -> None:
-    history_curves(ctx.plots, history, "CIFAR-10", val_name="test (no TTA)",
+def held_out(data: ImageData, val_size: int, seed: int):
+    """(x_fit, y_fit, x_eval, y_eval, split): all training images and the test set when val_size is 0, else
+    the training images minus a stratified random validation split, and that split."""
+    if not val_size:
+        return data.x_train, data.y_train, data.x_test, data.y_test, "test"
+    if not 0 < val_size < len(data.y_train):
+        raise UserError(f"val_size must be between 1 and {len(data.y_train) - 1}, got {val_size}")
+    rest, val = stratified_split(data.y_train, val_size, seed)
+    return data.x_train[rest], data.y_train[rest], data.x_train[val], data.y_train[val], "val"
+
+
+def plots(ctx: RunContext, history: list[dict], cm: np.ndarray, classes, x: np.ndarray, y: np.ndarray,
+          pred: np.ndarray, split: str) -> None:
+    name = "validation" if split == "val" else "test"
+    history_curves(ctx.plots, history, "CIFAR-10", val_name="validation (no TTA)",
                    train_name="train (smoothed labels, augmented)")
-    confusion_matrix_plot(ctx.plots / "confusion.png", cm, data.classes, title="test set confusion matrix")
-    show = np.random.default_rng(ctx.seed).choice(len(pred), min(30, len(pred)), replace=False)  # sorted by class
-    titles = [data.classes[pred[i]] for i in show]
-    colours = ["green" if pred[i] == data.y_test[i] else "red" for i in show]
-    image_grid(ctx.plots / "predictions.png", data.x_test[show], titles, ncols=10, title_colors=colours,
-               title="test images with predictions (red = wrong)")
+    confusion_matrix_plot(ctx.plots / "confusion.png", cm, classes, title=f"{name} set confusion matrix")
+    show = np.random.default_rng(ctx.seed).choice(len(pred), min(30, len(pred)), replace=False)
+    titles = [classes[pred[i]] for i in show]
+    colours = ["green" if pred[i] == y[i] else "red" for i in show]
+    image_grid(ctx.plots / "predictions.png", x[show], titles, ncols=10, title_colors=colours,
+               title=f"{name} images with predictions (red = wrong)")

@@ -34,6 +34,7 @@ were trained on.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -44,8 +45,9 @@ from torch import nn
 
 from ...config import param
 from ...data.batches import Augment, ImageBatches
-from ...data.folders import balanced_subset, load_folder_dataset
+from ...data.folders import balanced_subset, load_folder_dataset, stratified_split
 from ...data.images import CIFAR10_CLASSES, ImageData, load_cifar10
+from ...data.splits import stratified_subset
 from ...errors import UserError
 from ...hub import load_backbone
 from ...nn.backbones import ImageClassifier
@@ -83,14 +85,18 @@ class Config:
     weight_decay: float = param(0.01, "AdamW weight decay on conv and linear weights", min=0)
     label_smoothing: float = param(0.1, "label smoothing of the training loss", min=0, lt=1)
     freeze_bn: bool = param(True, "fine-tuning: keep the pretrained BatchNorm statistics (eval-mode BN)")
-    watch_size: int = param(500, "test images scored after every epoch, for the curves only", min=0)
+    val_fraction: float = param(0.2, "share of the training images held out (stratified random) to choose the "
+                                     "probe's C, fine-tuning's learning rate and the method", min=0.05, max=0.5)
+    lr_scales: list[float] = param([1.0, 0.3, 0.1], "fine-tuning: candidate multipliers of lr_head and lr_backbone, "
+                                   "each one fine-tuned and scored on the validation split", min=1e-4, max=100)
     amp: str = param("auto", "autocast: auto (bf16 on CUDA, and on CPUs with native bf16), bf16, fp16 or off",
                      choices=("auto", "bf16", "fp16", "off"))
     device: str = param("auto", "auto, cuda, mps or cpu", choices=("auto", "cuda", "mps", "cpu"))
 
 
 PRESETS = {
-    "smoke": {"n_train": 64, "n_test": 200, "image_size": 64, "epochs": 2, "batch_size": 16},
+    "smoke": {"n_train": 80, "n_test": 200, "image_size": 64, "epochs": 2, "batch_size": 16, "val_fraction": 0.25,
+              "lr_scales": [1.0, 0.1]},
     "cpu": {},
     "full": {"n_train": 2000, "image_size": 224, "epochs": 10},
 }
@@ -129,25 +135,18 @@ class PooledFeatures(nn.Module):
         return self.model.features(x)
 
 
-def linear_probe(model: ImageClassifier, batches: dict[str, ImageBatches], y_train: np.ndarray, seed: int,
-                 amp: str, device: str) -> tuple[np.ndarray, dict]:
-    """(a) Logistic regression on frozen pooled features; copies the fitted weights into the model's head."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-
+def linear_probe(model: ImageClassifier, batches: dict[str, ImageBatches], y_fit: np.ndarray, y_val: np.ndarray,
+                 amp: str, device: str) -> tuple[dict, dict]:
+    """(a) Logistic regression on frozen pooled features, its L2 strength C chosen on the validation split;
+    copies the fitted weights into the model's head. Returns the probe's validation accuracy and the test
+    features' predictions, to be looked at only if the probe is the chosen method."""
     start = time.perf_counter()
     dev, dtype = pick_device(device), amp_dtype(amp, pick_device(device))
     features = PooledFeatures(model).to(dev)
-    f_train = predict(features, batches["train_plain"], device=dev, amp=dtype).numpy()
-    f_test = predict(features, batches["test"], device=dev, amp=dtype).numpy()
+    f_fit, f_val = (predict(features, batches[k], device=dev, amp=dtype).numpy() for k in ("train_plain", "val"))
     feature_time = time.perf_counter() - start
-    folds = int(min(5, np.bincount(y_train).min()))
-    if folds < 2:
-        raise UserError("every class needs at least 2 training images")
-    mu, sigma = f_train.mean(0), f_train.std(0) + 1e-6  # standardised features: lbfgs converges in far fewer steps
-    search = GridSearchCV(LogisticRegression(max_iter=2000), {"C": np.logspace(-4, 0, 5)}, scoring="neg_log_loss",
-                          cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
-    probe = search.fit((f_train - mu) / sigma, y_train).best_estimator_
+    mu, sigma = f_fit.mean(0), f_fit.std(0) + 1e-6  # standardised features: lbfgs converges in far fewer steps
+    probe, val_loss = choose_c((f_fit - mu) / sigma, y_fit, (f_val - mu) / sigma, y_val)
     w = probe.coef_ / sigma  # fold the standardisation into the head: w·(f-mu)/sigma + b = (w/sigma)·f + b'
     b = probe.intercept_ - w @ mu
     if w.shape[0] == 1:  # binary: sklearn keeps one logit; two logits ±z/2 give the same softmax
@@ -155,9 +154,33 @@ def linear_probe(model: ImageClassifier, batches: dict[str, ImageBatches], y_tra
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(w))
         model.head.bias.copy_(torch.from_numpy(b))
-    info = {"probe_C": float(probe.C), "probe_folds": folds, "feature_time_s": round(feature_time, 2),
+    info = {"probe_C": float(probe.C), "probe_C_val_log_loss": val_loss, "feature_time_s": round(feature_time, 2),
             "probe_time_s": round(time.perf_counter() - start - feature_time, 2)}
-    return probe.predict((f_test - mu) / sigma), info
+    return {"val_acc": float((probe.predict((f_val - mu) / sigma) == y_val).mean())}, info
+
+
+def choose_c(x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, lo: int = -6, hi: int = 4):
+    """The logistic regression whose C (a power of 10) has the lowest validation log-loss. The grid starts at
+    1e-3..10 and grows one decade at a time past whichever edge wins, up to 10**lo..10**hi: few classes want a
+    small C, many classes with few images a large one. One fit per C (no cross-validation folds): fast."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
+    fitted: dict[int, tuple[float, LogisticRegression]] = {}
+
+    def score(k: int) -> None:
+        if k not in fitted:
+            clf = LogisticRegression(C=10.0**k, max_iter=1000).fit(x_fit, y_fit)
+            fitted[k] = (float(log_loss(y_val, clf.predict_proba(x_val), labels=clf.classes_)), clf)
+
+    for k in range(-3, 2):
+        score(k)
+    while True:
+        best = min(fitted, key=lambda k: fitted[k][0])
+        edge = best - 1 if best == min(fitted) else best + 1 if best == max(fitted) else None
+        if edge is None or not lo <= edge <= hi:
+            return fitted[best][1], round(fitted[best][0], 4)
+        score(edge)
 
 
 def amp_mode(cfg: Config) -> str:
@@ -178,130 +201,150 @@ def build(cfg: Config, n_classes: int, pretrained: bool) -> tuple[ImageClassifie
 
 class RecalibrateBN(Callback):
     """After each epoch, recompute BatchNorm's running statistics from training images (torch's `update_bn`) and
-    re-score the watched test slice with them. From scratch, a few hundred steps leave the running averages far
+    re-score the validation split with them. From scratch, a few hundred steps leave the running averages far
     behind the weights: eval-mode predictions then collapse to one class even when the training loss is low
     (a red/blue toy set: 50% before, 100% after recalibration)."""
 
-    def __init__(self, calibration: ImageBatches, watch: ImageBatches):
-        self.calibration, self.watch = calibration, watch
+    def __init__(self, calibration: ImageBatches, val: ImageBatches):
+        self.calibration, self.val = calibration, val
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
         from torch.optim.swa_utils import update_bn
 
         update_bn(self.calibration, trainer.model, device=trainer.device)
         if "val_loss" in record:  # the record the engine logs and keeps in its history
-            record.update({f"val_{k}": v for k, v in trainer.evaluate(self.watch).items()})
+            record.update({f"val_{k}": v for k, v in trainer.evaluate(self.val).items()})
 
 
 def fit(cfg: Config, ctx: RunContext, model: ImageClassifier, name: str, epochs: int, groups: list[dict],
         batches: dict[str, ImageBatches]) -> tuple[Trainer, dict]:
-    """(b) or (c) through the shared engine. Records the loss on 250 training images (no augmentation) before
-    and after, and watches a slice of the test set each epoch for the curves (never to choose anything)."""
-    calibrate = [] if model.freeze_bn else [RecalibrateBN(batches["calibration"], batches["watch"])]
+    """(b) or (c) through the shared engine, scored on the validation split each epoch. Records the loss on 250
+    training images (no augmentation) before and after."""
+    calibrate = [] if model.freeze_bn else [RecalibrateBN(batches["calibration"], batches["val"])]
     trainer = Trainer(model, torch.optim.AdamW(groups), ctx, epochs=epochs, amp=amp_mode(cfg),
                       step=classification_step(cfg.label_smoothing), eval_step=classification_step(),
                       schedule="onecycle", warmup=0.15, device=cfg.device, name=name, log_every=10,
                       callbacks=calibrate)
     before = trainer.evaluate(batches["train_probe"])["loss"]
     start = time.perf_counter()
-    history = trainer.fit(batches["train"], val=batches["watch"])
+    history = trainer.fit(batches["train"], val=batches["val"])
     seconds = time.perf_counter() - start
-    logits = trainer.predict(batches["test"])
     return trainer, {"history": history, "time_s": round(seconds, 2), "train_loss_before": before,
-                     "train_loss_after": trainer.evaluate(batches["train_probe"])["loss"], "logits": logits}
+                     "train_loss_after": trainer.evaluate(batches["train_probe"])["loss"],
+                     "val_acc": history[-1]["val_acc"]}
 
 
 def lr_groups(module: nn.Module, lr: float, weight_decay: float) -> list[dict]:
     return [dict(g, lr=lr) for g in param_groups(module, weight_decay)]
 
 
-def make_batches(cfg: Config, data: ImageData, seed: int) -> dict[str, ImageBatches]:
-    """Images stay uint8 at their stored size; x/255 in [0, 1] goes in (the model resizes and normalises)."""
+def make_batches(cfg: Config, data: ImageData, fit_idx: np.ndarray, val_idx: np.ndarray, seed: int
+                 ) -> dict[str, ImageBatches]:
+    """Images stay uint8 at their stored size; x/255 in [0, 1] goes in (the model resizes and normalises).
+    `fit_idx` / `val_idx` split the training images into the part trained on and the validation split."""
     shift = max(1, data.x_train.shape[1] // 8)  # ±4 px on CIFAR's 32 px
-    rng = np.random.default_rng(seed)
-    watch = np.sort(rng.permutation(len(data.y_test))[:cfg.watch_size])
-    some_train = np.sort(rng.permutation(len(data.y_train))[:500])  # random: folder data comes sorted by class
+    x_fit, y_fit = data.x_train[fit_idx], data.y_train[fit_idx]
+    some_fit = stratified_subset(y_fit, min(500, len(y_fit)), seed)
     common = {"channels_last": True, "batch_size": 250}
     return {
-        "train": ImageBatches(data.x_train, data.y_train, channels_last=True, batch_size=cfg.batch_size,
-                              shuffle=True, seed=seed, drop_last=len(data.x_train) > cfg.batch_size,
-                              augment=Augment(crop=shift, flip=True)),
-        "train_plain": ImageBatches(data.x_train, data.y_train, **common),
-        "train_probe": ImageBatches(data.x_train[some_train[:250]], data.y_train[some_train[:250]], **common),
-        "calibration": ImageBatches(data.x_train[some_train], data.y_train[some_train], **common),
-        "watch": ImageBatches(data.x_test[watch], data.y_test[watch], **common),
+        "train": ImageBatches(x_fit, y_fit, channels_last=True, batch_size=cfg.batch_size, shuffle=True, seed=seed,
+                              drop_last=len(x_fit) > cfg.batch_size, augment=Augment(crop=shift, flip=True)),
+        "train_plain": ImageBatches(x_fit, y_fit, **common),
+        "train_probe": ImageBatches(x_fit[some_fit[:250]], y_fit[some_fit[:250]], **common),
+        "calibration": ImageBatches(x_fit[some_fit], y_fit[some_fit], **common),
+        "val": ImageBatches(data.x_train[val_idx], data.y_train[val_idx], **common),
         "test": ImageBatches(data.x_test, data.y_test, **common),
     }
 
 
 def run(cfg: Config, ctx: RunContext) -> dict:
     data = load_data(cfg, ctx.seed)
-    n_classes, accuracy = len(data.classes), lambda logits: float((logits.argmax(1).numpy() == data.y_test).mean())
-    ctx.say(f"{data.source}: {len(data.x_train)} training / {len(data.x_test)} test images, "
+    fit_idx, val_idx = stratified_split(data.y_train, cfg.val_fraction, ctx.seed)
+    y_fit, y_val, n_classes = data.y_train[fit_idx], data.y_train[val_idx], len(data.classes)
+    ctx.say(f"{data.source}: {len(fit_idx)} training / {len(val_idx)} validation / {len(data.x_test)} test images, "
             f"{n_classes} classes; backbone {cfg.backbone} at {cfg.image_size} px, autocast {amp_mode(cfg)}")
-    batches = make_batches(cfg, data, ctx.seed)
+    batches = make_batches(cfg, data, fit_idx, val_idx, ctx.seed)
+    device = pick_device(cfg.device)
+
+    def test_pred(model: nn.Module) -> np.ndarray:
+        return predict(model, batches["test"], device=device, amp=amp_dtype(amp_mode(cfg), device)).argmax(1).numpy()
 
     # (a) feature extraction, and the head that (b) starts from
     model, source = build(cfg, n_classes, pretrained=True)
-    probe_pred, probe_info = linear_probe(model.eval(), batches, data.y_train, ctx.seed, amp_mode(cfg), cfg.device)
-    fe_acc = float((probe_pred == data.y_test).mean())
-    ctx.say(f"(a) feature extraction + logistic regression (C={probe_info['probe_C']:g}): {fe_acc:.4f}")
+    fe, probe_info = linear_probe(model.eval(), batches, y_fit, y_val, amp_mode(cfg), cfg.device)
+    ctx.say(f"(a) feature extraction + logistic regression (C={probe_info['probe_C']:g}): val {fe['val_acc']:.4f}")
 
-    # (b) fine-tuning: lower learning rate for the pretrained layers than for the head
-    groups = lr_groups(model.trunk, cfg.lr_backbone, cfg.weight_decay) + lr_groups(model.head, cfg.lr_head,
-                                                                                    cfg.weight_decay)
-    _, ft = fit(cfg, ctx, model, "finetune", cfg.epochs, groups, batches)
-    ft_acc = accuracy(ft["logits"])
-    ctx.say(f"(b) fine-tuning: {ft_acc:.4f}")
+    # (b) fine-tuning from the probe, once per learning-rate scale: pretrained layers 10x slower than the head
+    tuned = {}
+    for scale in cfg.lr_scales:
+        candidate = copy.deepcopy(model)
+        groups = (lr_groups(candidate.trunk, cfg.lr_backbone * scale, cfg.weight_decay)
+                  + lr_groups(candidate.head, cfg.lr_head * scale, cfg.weight_decay))
+        trainer, tuned[scale] = fit(cfg, ctx, candidate, f"finetune-x{scale:g}", cfg.epochs, groups, batches)
+        tuned[scale]["model"] = trainer.model
+        ctx.say(f"(b) fine-tuning, learning rates x{scale:g}: val {tuned[scale]['val_acc']:.4f}")
+    scale = max(tuned, key=lambda k: tuned[k]["val_acc"])
+    ft = tuned[scale]
+
+    # the method is chosen on the validation split (ties go to the cheaper feature extraction); test scored once
+    method = "finetune" if ft["val_acc"] > fe["val_acc"] else "feature_extraction"
+    pred = test_pred(ft["model"] if method == "finetune" else model)  # model's head holds the probe's weights
+    chosen_acc = float((pred == data.y_test).mean())
+    ctx.say(f"chosen on validation: {method}; test accuracy {chosen_acc:.4f}")
 
     # (c) the same architecture from random initialisation
     torch.manual_seed(ctx.seed)
     scratch_model, _ = build(cfg, n_classes, pretrained=False)
-    _, sc = fit(cfg, ctx, scratch_model, "scratch", cfg.scratch_epochs or cfg.epochs,
-                lr_groups(scratch_model, cfg.lr_scratch, cfg.weight_decay), batches)
-    sc_acc = accuracy(sc["logits"])
-    ctx.say(f"(c) from scratch: {sc_acc:.4f}")
+    trainer, sc = fit(cfg, ctx, scratch_model, "scratch", cfg.scratch_epochs or cfg.epochs,
+                      lr_groups(scratch_model, cfg.lr_scratch, cfg.weight_decay), batches)
+    sc_acc = float((test_pred(trainer.model) == data.y_test).mean())
+    ctx.say(f"(c) from scratch: val {sc['val_acc']:.4f}, test {sc_acc:.4f}")
 
-    plots(ctx, data, ft["logits"].argmax(1).numpy(), {"feature extraction": fe_acc, "fine-tuning": ft_acc,
-                                                      "from scratch": sc_acc}, ft, sc)
+    val_accs = {"feature extraction": fe["val_acc"], **{f"fine-tune x{k:g}": v["val_acc"] for k, v in tuned.items()},
+                "from scratch": sc["val_acc"]}
+    chosen_name = "feature extraction" if method == "feature_extraction" else f"fine-tune x{scale:g}"
+    plots(ctx, data, pred, val_accs, chosen_name, ft, sc)
     return {
-        "transfer_gain": max(fe_acc, ft_acc) - sc_acc, "feature_extraction_acc": fe_acc, "finetune_acc": ft_acc,
-        "scratch_acc": sc_acc, "chance_acc": float(np.bincount(data.y_test).max() / len(data.y_test)),
-        "best_transfer": "finetune" if ft_acc >= fe_acc else "feature_extraction",
+        "transfer_gain": chosen_acc - sc_acc, "test_acc": chosen_acc, "chosen_method": method,
+        "scratch_test_acc": sc_acc, "chance_acc": float(np.bincount(data.y_test).max() / len(data.y_test)),
+        "feature_extraction_val_acc": fe["val_acc"], "finetune_val_acc": ft["val_acc"],
+        "finetune_lr_scale": scale, "finetune_val_acc_by_lr_scale": {f"{k:g}": v["val_acc"] for k, v in tuned.items()},
+        "scratch_val_acc": sc["val_acc"],
         "backbone": cfg.backbone, "weights_source": source, "image_size": cfg.image_size, "autocast": amp_mode(cfg),
-        "data_source": data.source, "classes": list(data.classes), "n_train": len(data.y_train),
-        "n_test": len(data.y_test), **probe_info, "finetune_time_s": ft["time_s"], "scratch_time_s": sc["time_s"],
+        "data_source": data.source, "classes": list(data.classes), "n_train": len(fit_idx), "n_val": len(val_idx),
+        "n_test": len(data.y_test), **probe_info, "finetune_time_s": round(sum(v["time_s"] for v in tuned.values()), 2),
+        "scratch_time_s": sc["time_s"],
         **{f"{k}_train_loss_{when}": fitted[f"train_loss_{when}"] for k, fitted in (("finetune", ft), ("scratch", sc))
            for when in ("before", "after")},
-        "protocol": f"accuracy on {len(data.y_test)} held-out test images; feature-extraction C by "
-                    f"{probe_info['probe_folds']}-fold CV on the training set; fine-tune {cfg.epochs} epochs, "
-                    f"scratch {cfg.scratch_epochs or cfg.epochs} epochs, no early stopping",
+        "protocol": f"the probe's C, fine-tuning's learning-rate scale (of {list(cfg.lr_scales)}) and the method "
+                    f"chosen on a {len(val_idx)}-image stratified validation split of the training images; the "
+                    f"chosen method and from-scratch scored once on {len(data.y_test)} test images; fine-tune "
+                    f"{cfg.epochs} epochs, scratch {cfg.scratch_epochs or cfg.epochs} epochs, no early stopping",
     }
 
 
-def plots(ctx: RunContext, data: ImageData, pred: np.ndarray, accs: dict[str, float], ft: dict, sc: dict) -> None:
-    """Predictions grid (wrong in red), the three accuracies, and the two training runs' curves."""
-    rng = np.random.default_rng(ctx.seed)
-    idx = np.sort(rng.choice(len(data.y_test), min(40, len(data.y_test)), replace=False))
+def plots(ctx: RunContext, data: ImageData, pred: np.ndarray, val_accs: dict[str, float], chosen: str, ft: dict,
+          sc: dict) -> None:
+    """The chosen method's test predictions (wrong in red), the validation accuracies behind the choice (the
+    chosen one darker), and the training curves of the chosen fine-tuning and of training from scratch."""
+    idx = np.sort(np.random.default_rng(ctx.seed).choice(len(data.y_test), min(40, len(data.y_test)), replace=False))
     titles = [f"{data.classes[pred[i]]}/{data.classes[data.y_test[i]]}" for i in idx]
     colors = ["black" if pred[i] == data.y_test[i] else "red" for i in idx]
     image_grid(ctx.plots / "predictions.png", data.x_test[idx], titles, ncols=10, title_colors=colors,
-               title="fine-tuned: predicted/true (wrong in red)")
-    fig, ax = new_figure(size=(5, 3.6))
-    bars = ax.bar(list(accs), list(accs.values()), color=["#4c72b0", "#55a868", "#c44e52"])
-    ax.bar_label(bars, labels=[f"{v:.1%}" for v in accs.values()])
-    chance = np.bincount(data.y_test).max() / len(data.y_test)
+               title=f"{chosen}: predicted/true on test (wrong in red)")
+    fig, ax = new_figure(size=(1.3 * len(val_accs) + 2, 3.6))
+    bars = ax.bar(list(val_accs), list(val_accs.values()),
+                  color=["#2d4f8a" if k == chosen else "#9bb0d3" for k in val_accs])
+    ax.bar_label(bars, labels=[f"{v:.1%}" for v in val_accs.values()])
+    chance = np.bincount(data.y_train).max() / len(data.y_train)
     ax.axhline(chance, color="grey", ls="--", lw=1, label=f"chance {chance:.0%}")
-    ax.set(ylim=(0, 1), ylabel="test accuracy", title=f"{len(data.y_train)} training images")
+    ax.set(ylim=(0, 1), ylabel="validation accuracy", title=f"choices on the validation split (chosen: {chosen})")
+    ax.tick_params(axis="x", labelrotation=20)
     ax.legend(loc="lower right")
     save(fig, ctx.plots / "accuracies.png")
-    series = {}
-    for label, fitted in (("fine-tune", ft), ("scratch", sc)):
-        series[f"{label} train loss"] = [h["train_loss"] for h in fitted["history"]]
-        series[f"{label} test loss"] = [h["val_loss"] for h in fitted["history"]]
-    title = "training curves (test = the watched test slice)"
-    curves(ctx.plots / "loss_curves.png", series, ylabel="cross-entropy", title=title)
-    curves(ctx.plots / "accuracy_curves.png",
-           {f"{label} {split}": [h[f"{key}_acc"] for h in fitted["history"]] for label, fitted in
-            (("fine-tune", ft), ("scratch", sc)) for split, key in (("train", "train"), ("test", "val"))},
-           ylabel="accuracy", title=title)
+    title = "training curves (validation split)"
+    for metric, label in (("loss", "cross-entropy"), ("acc", "accuracy")):
+        curves(ctx.plots / f"{'loss' if metric == 'loss' else 'accuracy'}_curves.png",
+               {f"{name} {split}": [h[f"{key}_{metric}"] for h in fitted["history"]]
+                for name, fitted in (("fine-tune", ft), ("scratch", sc)) for split, key in
+                (("train", "train"), ("val", "val"))}, ylabel=label, title=title)
