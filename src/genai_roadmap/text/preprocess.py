@@ -9,7 +9,7 @@ when the user has installed it with an English model (e.g. `python -m spacy down
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from ..errors import UserError
 
@@ -27,8 +27,10 @@ def remove_stop_words(tokens: Sequence[str]) -> list[str]:
     return [t for t in tokens if t.lower() not in stops]
 
 
+@cache
 def stemmer(kind: str) -> Callable[[str], str]:
-    """A word -> stem function; memoised, because a corpus repeats its words many times."""
+    """A word -> stem function; memoised (one cache per kind for the process), because a corpus repeats its
+    words many times."""
     if kind == "porter":
         from nltk.stem import PorterStemmer
 
