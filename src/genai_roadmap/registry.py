@@ -157,7 +157,8 @@ PROJECTS: tuple[Project, ...] = (
     _p("3.1.1", "text-preprocessing", "Tokenize / stem / lemmatize / TF-IDF (news)",
        "Perform text preprocessing on a set of news articles—tokenization, stemming, and converting the text "
        "into TF-IDF or word embeddings.", ["bbc_news"], T("test_acc", ">=", 0.96, "BBC 5-class >= 96%"),
-       "BBC 5-class ≥ 96%", "AG News TF-IDF 89.6% (mem.)", "Zhang et al. 2015"),
+       "BBC 5-class ≥ 96%", "AG News TF-IDF 89.6% (mem.)", "Zhang et al. 2015",
+       "phase3_nlp.text_preprocessing"),
     _p("3.1.2", "word2vec", "Word2Vec + visualisation",
        "Train a Word2Vec model on a corpus of text and visualize word vectors to see how semantically similar "
        "words cluster together.", ["gutenberg_books"], None,
