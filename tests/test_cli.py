@@ -52,3 +52,9 @@ def test_user_mistakes_exit_2_with_one_line(args, message, capsys, tmp_path):
 def test_info_shows_settings_per_preset(capsys):
     code, out, _ = run_cli(["info", "tree-iris"], capsys)
     assert code == 0 and "smoke" in out and "max_depth" in out and "Reference" in out
+
+
+def test_info_shows_each_settings_valid_values(capsys):
+    code, out, _ = run_cli(["info", "tree-iris"], capsys)
+    assert code == 0 and "valid" in out
+    assert "> 0 and < 1" in out and "one of gini, entropy" in out and ">= 1 or None" in out

@@ -186,6 +186,8 @@ def test_resume_applies_resumable_settings_and_refuses_the_rest(tmp_path):
 
 
 @pytest.mark.parametrize("content", ["{", "[]", '{"project": "1.3.1", "seed": 0}',
+                                     '{"project": "1.3.1", "seed": 0, "config": {}}',
+                                     '{"project": "1.3.1", "seed": "x", "preset": "cpu", "config": {}}',
                                      '{"project": "1.3.1", "seed": 0, "preset": "cpu", "config": {"epochs": 0}}'])
 def test_resume_with_a_bad_config_json_is_one_line(content, tmp_path):
     run_dir, _ = execute(PROJECT, out=tmp_path, quiet=True, module=FAKE)

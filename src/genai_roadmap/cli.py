@@ -100,15 +100,15 @@ def run(
     run_dir, metrics = execute(p, preset=preset, overrides=set_, seed=seed, out=out_dir, resume=resume, quiet=quiet)
     if follower_rank():
         return  # an extra process of a multi-GPU launch: rank 0 reports
+    saved = read_record(run_dir / "config.json") or {}  # a resumed run keeps its own preset and dataset
     if not quiet:
-        table = Table(title=f"{p.id} {p.slug} ({preset})", header_style="bold")
+        table = Table(title=f"{p.id} {p.slug} ({saved.get('preset', preset)})", header_style="bold")
         table.add_column("metric")
         table.add_column("value")
         for key, value in metrics.items():
             if not isinstance(value, (dict, list)):
                 table.add_row(key, format_value(value))
         out.print(table)
-        saved = read_record(run_dir / "config.json") or {}
         dataset = saved.get("dataset", own_dataset(p))
         if p.target and dataset != own_dataset(p):
             out.print(f"dataset {dataset}: the target and reference apply to {own_dataset(p)} only", highlight=False)

@@ -286,8 +286,9 @@ def _reopen(project: Project, module, run_dir: Path, overrides: list[str] | dict
     if not saved.exists():
         raise UserError(f"{run_dir} is not a run folder (no config.json)")
     record = read_record(saved)
-    if record is None or not isinstance(record.get("config"), dict) or "seed" not in record:
+    if record is None or not isinstance(record.get("config"), dict) or record.get("preset") not in config_mod.PRESETS:
         raise UserError(f"{saved} is damaged (not a run's config.json): cannot resume")
+    check_seed(record.get("seed"))
     if record.get("project") != project.id:
         raise UserError(f"{run_dir} belongs to project {record.get('project')}, not {project.id}")
     changes = {}
