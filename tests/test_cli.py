@@ -40,7 +40,7 @@ def test_list_shows_all_42(capsys):
     (["run", "no-such-slug"], "unknown project 'no-such-slug'"),
     (["run", "1.2.2", "--set", "nope=1"], "unknown setting 'nope'"),
     (["run", "1.2.2", "--set", "max_depth=deep"], "max_depth expects int"),
-    (["run", "3.1.1"], "planned, not implemented yet"),
+    (["run", "8.1.2"], "planned, not implemented yet"),
     (["data", "path", "nosuch"], "unknown dataset 'nosuch'"),
 ])
 def test_user_mistakes_exit_2_with_one_line(args, message, capsys, tmp_path):
