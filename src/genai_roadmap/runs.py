@@ -38,7 +38,8 @@ from .registry import PROJECTS, Project
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 TRACKED_PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "matplotlib", "torch", "tensorflow-cpu",
-                    "transformers", "efficientnet-lite-pytorch")
+                    "transformers", "tokenizers", "sentence-transformers", "gensim", "simplemma",
+                    "efficientnet-lite-pytorch")
 
 
 def default_runs_dir() -> Path:
@@ -239,6 +240,8 @@ def _run_in(project: Project, module, cfg, run_dir: Path, seed: int, preset: str
     ctx = RunContext(dir=run_dir, seed=seed, preset=preset, project=project, resume=resume, quiet=quiet)
     io.write_json(run_dir / "status.json", {"status": "running", "started": _now(), "pid": os.getpid(),
                                             "host": socket.gethostname()})
+    if "genai_roadmap.hub" in sys.modules:  # checked, not imported: runs without pretrained weights stay torch-free
+        sys.modules["genai_roadmap.hub"].forget_resolved()
     start = time.perf_counter()
     try:
         metrics = module.run(cfg, ctx)
@@ -251,6 +254,8 @@ def _run_in(project: Project, module, cfg, run_dir: Path, seed: int, preset: str
         ctx.close()
     wall = time.perf_counter() - start
     env = environment(seed) | {"wall_time_s": round(wall, 2), "preset": preset}
+    if "genai_roadmap.hub" in sys.modules:  # which pretrained weights the run used: source and sha256 per file
+        env["models"] = sys.modules["genai_roadmap.hub"].resolved_models()
     io.write_json(run_dir / "env.json", env)
     metrics = {**metrics, "wall_time_s": round(wall, 2)}
     io.write_json(run_dir / "metrics.json", metrics)
