@@ -20,8 +20,9 @@ The summary is written as summary.md and summary.html; `missing_after` counts mi
 trained on that table would see the answer. Target-derived statistics go to the summary and their own tables.
 `max_rows` takes a seeded random sample, stratified by the target (never the head of the file).
 
-Result (cpu preset): Titanic 891 × 12 with 866 missing cells → 891 × 17 with 0 missing (Cabin → has_Cabin,
-177 ages filled by class median, 2 ports by the mode).         roadmap run 1.1.2
+Result (cpu preset): Titanic 891 × 12 with 866 missing cells → 891 × 16 with 0 missing (Cabin → has_Cabin,
+177 ages filled by class median, 2 ports by the mode; survival rate per class in the summary, not the table).
+Command:   roadmap run 1.1.2
 Any CSV:   roadmap run 1.1.2 --set csv=my.csv --set target=label --set group=region
 """
 

@@ -20,12 +20,12 @@ gives you: data as tensors → model → training loop (the shared engine) → c
   validation split instead: `--set val_size=5000` holds out 5,000 stratified random training images, logs
   val_* per epoch and reports val_acc; such a run never scores the test set.
 
-Result, `roadmap run 2.2.1` (cpu preset, seed 0, JPEG variant; 2 CPU cores shared with two other training jobs):
-test accuracy 86.07% with flip TTA (85.04% without) after 10 epochs; the model reloaded from
-checkpoints/model.safetensors into a fresh network scores exactly the same (identical logits). Training took
-834 s (595 images/s; 14.5 min wall) — the cores were shared three ways; on two idle cores an epoch of this
-295k-parameter net takes ~22-38 s (measured), i.e. about 5 min in all. Without the whitening stem: 84.35%
-(85.71% with TTA). Cats (70%) and dogs (79%) are the weakest classes.
+Whitening on or off is decided on validation, not test:
+    roadmap run 2.2.1 --set val_size=5000 --set whiten=true      (and whiten=false)
+each trains on the other 45,000 images and reports val_acc; the winner is the default (whiten=true).
+Result, `roadmap run 2.2.1` (cpu preset, seed 0, JPEG variant): to be re-measured. The figures quoted here
+before (86.07% test with TTA; 84.35% without whitening) came from a whitening stem fitted on 5,000 airplanes
+(the JPEG loader returned class-sorted arrays) and a with/without comparison read off the test set: withdrawn.
 The `full` preset (GPU) uses airbench94's widths (64, 256, 256), batch 1024 and 20 epochs; airbench reports
 94.01% in 2.59 s on an A100 with further tricks (lookahead, progressive freezing, multi-crop TTA). The full
 preset has NOT been run here (no GPU in this session): its number is still to be measured.

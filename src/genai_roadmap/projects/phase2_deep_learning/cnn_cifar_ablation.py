@@ -25,7 +25,8 @@ un-augmented cells win (depth 4: val 0.633 vs 0.627 with flip-crop, 0.595 with c
 slows early fitting; with 15 epochs (the cpu preset) the un-augmented nets over-fit (depth 4: train 1.00,
 val 0.61) and flip + crop wins (depth 4: val 0.69). Depth 2 (20k parameters) under-fits either way.
 
-Result (cpu preset, `roadmap run 2.3.1`, seed 0, 2 CPU cores shared with other training jobs): the grid
+Result (cpu preset, `roadmap run 2.3.1`, seed 0, 2 CPU cores shared with other training jobs; measured before
+the validation split was stratified and the loader's order fixed, so to be re-measured): the grid
 picks depth 6 + flip-crop (val 0.698); retrained at width 48 for 12 epochs on all 50k images it reaches
 0.870 test accuracy with flip TTA (0.857 without), target 0.85. Wall time 38 min under contention (grid
 1,543 s, final 706 s at 850 images/s); the preset is sized for about 15 minutes on 2 free cores.

@@ -5,11 +5,15 @@ pieces with their forward and backward passes written out: Linear layers with He
 cross-entropy, mini-batch SGD with momentum and Adam; its tests check backprop against finite differences and
 against PyTorch on the same weights. This file trains a 784-512-256-10 network with Adam (lr 1e-3, decayed ×0.8
 per epoch, batches of 128) for 12 epochs on the 60,000 training images and reports accuracy on the 10,000 test
-images (pixels scaled to [0, 1], then standardised with the training set's mean and std).
+images (pixels scaled to [0, 1], then standardised with the training set's mean and std). The test set is
+scored once, after training; settings are compared on a validation split instead: `--set val_size=5000`
+holds out 5,000 stratified random training images, scores them after every epoch (val_* in log.jsonl and
+the curves) and reports val_acc without touching the test set.
 
 During the first `torch_epochs` epochs the identical network (same initial weights, same batches, same Adam) is
 trained in PyTorch in lockstep, epoch for epoch, so both sides see the same machine load: the ratio of their
-epoch times is `numpy_vs_torch_epoch_time_ratio`, and their test accuracies after those epochs should agree.
+epoch times is `numpy_vs_torch_epoch_time_ratio`, and their accuracies after those epochs should agree (on the
+scored set: a check of the two implementations, not a choice).
 
 Result, `roadmap run 2.1.1` (cpu preset, seed 0, 2 CPU cores shared with other jobs): test accuracy 98.39%
 (seeds 1 and 2: 98.41%, 98.57%) after 13 s of training, 21 s wall. One NumPy epoch took 1.08 s against 1.12 s for
@@ -28,6 +32,7 @@ import numpy as np
 
 from ...config import param
 from ...data.images import ImageData, load_digits_8x8, load_mnist
+from ...data.splits import stratified_split
 from ...errors import UserError
 from ...io import write_with
 from ...runs import RunContext
@@ -49,6 +54,8 @@ class Config:
     n_test: int | None = param(None, "test images to use (None = all)", min=1, max=10000)
     torch_epochs: int = param(2, "epochs the identical PyTorch network trains alongside, for the timing (0 = off)",
                               min=0)
+    val_size: int = param(0, "training images held out (stratified random) to compare settings on; > 0 scores "
+                             "that validation split every epoch (val_*) and never the test set", min=0)
 
 
 PRESETS = {
@@ -58,16 +65,26 @@ PRESETS = {
 }
 
 
-def load(cfg: Config, seed: int) -> tuple[ImageData, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def load(cfg: Config, seed: int) -> tuple[ImageData, np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """Flattened, standardised (x_train, y_train, x_scored, y_scored) and the scored split's name: the test set,
+    or with val_size > 0 a stratified validation split held out of the training images."""
     data = load_mnist() if cfg.dataset == "mnist" else load_digits_8x8(seed=seed)
     if cfg.n_train or cfg.n_test:
         data = data.subset(cfg.n_train, cfg.n_test, seed=seed)
+    split = "test"
+    if cfg.val_size:
+        if cfg.val_size >= len(data.y_train):
+            raise UserError(f"val_size must be below the {len(data.y_train)} training images, got {cfg.val_size}")
+        rest, val = stratified_split(data.y_train, cfg.val_size, seed)
+        data = ImageData(data.x_train[rest], data.y_train[rest], data.x_train[val], data.y_train[val],
+                         data.classes, data.source + f" (validation split of {cfg.val_size})")
+        split = "val"
     x_train = data.x_train.reshape(len(data.x_train), -1).astype(np.float32) / 255
     x_test = data.x_test.reshape(len(data.x_test), -1).astype(np.float32) / 255
     mean, std = x_train.mean(), x_train.std()  # one scalar pair from the training set, applied to both
     x_train = (x_train - mean) / std
     x_test = (x_test - mean) / std
-    return data, x_train, data.y_train, x_test, data.y_test
+    return data, x_train, data.y_train, x_test, data.y_test, split
 
 
 def numpy_epoch(model: MLP, opt: Adam | SGD, x: np.ndarray, y: np.ndarray, perm: np.ndarray, batch: int) -> float:
@@ -109,13 +126,13 @@ def evaluate(model: MLP, x: np.ndarray, y: np.ndarray) -> tuple[float, float, np
 def run(cfg: Config, ctx: RunContext) -> dict:
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise UserError("epochs and batch_size must be at least 1")
-    data, x_train, y_train, x_test, y_test = load(cfg, ctx.seed)
+    data, x_train, y_train, x_test, y_test, split = load(cfg, ctx.seed)  # x_test: the scored split
     side = data.x_train.shape[1]
     sizes = [x_train.shape[1], *cfg.hidden, len(data.classes)]
     rng = np.random.default_rng(ctx.seed)
     model = MLP(sizes, rng)
     n_params = sum(p.size for p, _ in model.params_and_grads())
-    ctx.say(f"{data.source}: {len(x_train)} train / {len(x_test)} test; MLP {'-'.join(map(str, sizes))} "
+    ctx.say(f"{data.source}: {len(x_train)} train / {len(x_test)} {split}; MLP {'-'.join(map(str, sizes))} "
             f"({n_params:,} parameters), {cfg.optimizer}")
     perms = [rng.permutation(len(x_train)) for _ in range(cfg.epochs)]  # shared with the PyTorch twin
     twin = _torch_side(model, cfg, x_train, y_train) if cfg.torch_epochs else None
@@ -123,7 +140,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
         SGD(model.params_and_grads(), lr=cfg.lr, momentum=cfg.momentum)
     train_probe = rng.choice(len(x_train), size=min(10_000, len(x_train)), replace=False)
 
-    hist: dict[str, list[float]] = {"train_loss": [], "test_loss": [], "train_acc": [], "test_acc": []}
+    hist: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": []}
     np_times, torch_times, torch_acc, numpy_acc_at_twin = [], [], None, None
     n_twin = min(cfg.torch_epochs, cfg.epochs) if twin is not None else 0
     for epoch in range(cfg.epochs):
@@ -138,22 +155,23 @@ def run(cfg: Config, ctx: RunContext) -> dict:
         train_loss = numpy_epoch(model, opt, x_train, y_train, perms[epoch], cfg.batch_size)
         np_times.append(time.perf_counter() - start)
         opt.lr = cfg.lr * cfg.lr_decay ** (epoch + 1)
-        test_loss, test_acc, pred = evaluate(model, x_test, y_test)
-        train_acc = evaluate(model, x_train[train_probe], y_train[train_probe])[1]
-        for key, value in zip(hist, (train_loss, test_loss, train_acc, test_acc), strict=True):
+        record = {"train_loss": train_loss, "train_acc": evaluate(model, x_train[train_probe], y_train[train_probe])[1]}
+        if split == "val":  # per-epoch scores only on a validation split, never on test
+            record["val_loss"], record["val_acc"], _ = evaluate(model, x_test, y_test)
+        for key, value in record.items():
             hist[key].append(value)
-        ctx.log(epoch=epoch + 1, train_loss=train_loss, test_loss=test_loss, train_acc=train_acc,
-                test_acc=test_acc, epoch_time_s=np_times[-1])
-        ctx.say(f"epoch {epoch + 1:2d}/{cfg.epochs}  loss {train_loss:.4f}  test loss {test_loss:.4f}  "
-                f"test acc {test_acc:.4f}  ({np_times[-1]:.2f} s)")
-        if epoch == n_twin - 1:
-            numpy_acc_at_twin = test_acc
+        ctx.log(epoch=epoch + 1, **record, epoch_time_s=np_times[-1])
+        ctx.say(f"epoch {epoch + 1:2d}/{cfg.epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in record.items())
+                + f"  ({np_times[-1]:.2f} s)")
+        if epoch == n_twin - 1:  # the twins' agreement check (not a choice)
+            numpy_acc_at_twin = evaluate(model, x_test, y_test)[1]
+    scored_loss, scored_acc, pred = evaluate(model, x_test, y_test)  # the test set, scored once
 
     write_with(ctx.checkpoints / "mlp.safetensors", lambda p: _save_weights(model, p))
-    _plots(ctx, hist, model, data, pred, side)
+    _plots(ctx, hist, model, data, pred, side, split)
     metrics = {
-        "test_acc": hist["test_acc"][-1],
-        "test_loss": hist["test_loss"][-1],
+        f"{split}_acc": scored_acc,
+        f"{split}_loss": scored_loss,
         "train_loss": hist["train_loss"][-1],
         "train_acc_10k_probe": hist["train_acc"][-1],
         "architecture": "-".join(map(str, sizes)),
@@ -168,8 +186,8 @@ def run(cfg: Config, ctx: RunContext) -> dict:
             "torch_epoch_time_s": round(float(np.median(torch_times)), 3),
             "numpy_vs_torch_epoch_time_ratio": round(paired, 3),
             "twin_epochs": len(torch_times),
-            "numpy_test_acc_at_twin_epochs": numpy_acc_at_twin,
-            "torch_test_acc_at_twin_epochs": torch_acc,
+            f"numpy_{split}_acc_at_twin_epochs": numpy_acc_at_twin,
+            f"torch_{split}_acc_at_twin_epochs": torch_acc,
         }
     return metrics
 
@@ -203,17 +221,22 @@ def _save_weights(model: MLP, path) -> None:
     save_file(tensors, str(path))
 
 
-def _plots(ctx: RunContext, hist: dict, model: MLP, data: ImageData, pred: np.ndarray, side: int) -> None:
-    curves(ctx.plots / "loss.png", {"train": hist["train_loss"], "test": hist["test_loss"]}, ylabel="cross-entropy",
+def _plots(ctx: RunContext, hist: dict, model: MLP, data: ImageData, pred: np.ndarray, side: int, split: str) -> None:
+    """Curves (train, and validation when there is a validation split), misclassified digits of the scored set
+    (a seeded random sample of them: the scored set may come in any order), first-layer weights."""
+    held = {"validation": hist["val_loss"]} if hist["val_loss"] else {}
+    curves(ctx.plots / "loss.png", {"train": hist["train_loss"], **held}, ylabel="cross-entropy",
            title="NumPy MLP: loss", logy=True)
-    curves(ctx.plots / "accuracy.png", {"train (10k probe)": hist["train_acc"], "test": hist["test_acc"]},
+    held = {"validation": hist["val_acc"]} if hist["val_acc"] else {}
+    curves(ctx.plots / "accuracy.png", {"train (10k probe)": hist["train_acc"], **held},
            ylabel="accuracy", title="NumPy MLP: accuracy")
-    wrong = np.flatnonzero(pred != data.y_test)[:40]
+    wrong = np.flatnonzero(pred != data.y_test)
+    wrong = np.sort(np.random.default_rng(ctx.seed).choice(wrong, min(40, len(wrong)), replace=False))
     if len(wrong):
         image_grid(ctx.plots / "misclassified.png", data.x_test[wrong],
                    titles=[f"true {data.y_test[i]} / pred {pred[i]}" for i in wrong],
                    title_colors=["firebrick"] * len(wrong), ncols=10,
-                   title=f"{int((pred != data.y_test).sum())} misclassified test digits (first {len(wrong)})")
+                   title=f"{int((pred != data.y_test).sum())} misclassified {split} digits ({len(wrong)} shown)")
     first = model.linears[0].W[:, :40].T.reshape(-1, side, side)  # each hidden unit's input weights as an image
     image_grid(ctx.plots / "first_layer_weights.png", first, ncols=10,
                title="first-layer weights of 40 hidden units (light = positive)")
