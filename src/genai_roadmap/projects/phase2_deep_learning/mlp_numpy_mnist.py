@@ -36,7 +36,7 @@ from ...data.splits import stratified_split
 from ...errors import UserError
 from ...io import write_with
 from ...runs import RunContext
-from ...scratch.mlp import MLP, SGD, Adam, torch_twin
+from ...scratch.mlp import MLP, SGD, Adam, torch_twin, train_epoch
 from ...viz import curves, image_grid
 
 
@@ -85,19 +85,6 @@ def load(cfg: Config, seed: int) -> tuple[ImageData, np.ndarray, np.ndarray, np.
     x_train = (x_train - mean) / std
     x_test = (x_test - mean) / std
     return data, x_train, data.y_train, x_test, data.y_test, split
-
-
-def numpy_epoch(model: MLP, opt: Adam | SGD, x: np.ndarray, y: np.ndarray, perm: np.ndarray, batch: int) -> float:
-    """One pass over `perm`; returns the mean training loss. Batches are gathered into one reused array."""
-    buf = np.empty((batch, x.shape[1]), np.float32)
-    total = 0.0
-    for start in range(0, len(perm), batch):
-        idx = perm[start:start + batch]
-        xb = np.take(x, idx, axis=0, out=buf[:len(idx)]) if len(idx) == batch else x[idx]
-        total += model.loss(xb, y[idx]) * len(idx)
-        model.backward()
-        opt.step()
-    return total / len(perm)
 
 
 def torch_epoch(net, opt, x, y, perm: np.ndarray, batch: int) -> float:
@@ -152,7 +139,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
             if epoch == n_twin - 1:
                 torch_acc = twin["accuracy"](x_test, y_test)
         start = time.perf_counter()
-        train_loss = numpy_epoch(model, opt, x_train, y_train, perms[epoch], cfg.batch_size)
+        train_loss = train_epoch(model, opt, x_train, y_train, perms[epoch], cfg.batch_size)
         np_times.append(time.perf_counter() - start)
         opt.lr = cfg.lr * cfg.lr_decay ** (epoch + 1)
         record = {"train_loss": train_loss, "train_acc": evaluate(model, x_train[train_probe], y_train[train_probe])[1]}
