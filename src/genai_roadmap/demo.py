@@ -43,6 +43,7 @@ TOUR = (
     Step("2.2.2", "smoke", needs=("mnist",), why="a Keras CNN exported and served over TF Serving's REST API"),
     Step("2.3.1", "smoke", needs=("cifar10",), why="a depth × augmentation ablation grid (tiny)"),
     Step("2.3.2", "smoke", needs=("cifar10",), why="pretrained EfficientNet-Lite0 vs the same net from scratch"),
+    Step("3.1.1", "smoke", needs=("bbc_news",), why="tokens, stems, lemmas and TF-IDF written out, on BBC News"),
 )
 
 
