@@ -197,3 +197,10 @@ def run(cfg: Config, ctx: RunContext) -> dict:
         "n_train": len(X_tr), "n_test": len(X_te), "n_features": len(features),
         "data_source": "boston_housing:BostonHousing.csv", "ethics_note": BOSTON_ETHICS_NOTE,
     }
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"test R² {m['r2_test']:.4f} (sklearn {m['r2_sklearn']:.4f}); normal equations and batch GD within "
+            f"{m['r2_gap_normal_eq_and_gd_vs_sklearn']:.1e}, mini-batch GD {m['r2_gd_minibatch']:.4f}; 5-fold CV R² "
+            f"{m['cv5_r2']:.3f}")

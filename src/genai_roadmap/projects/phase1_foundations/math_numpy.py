@@ -287,3 +287,9 @@ def run(cfg: Config, ctx: RunContext) -> dict:
         "data_source": "generated: seeded random matrices and closed-form functions",
         "compute_time_s": round(compute_time, 3),
     }
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"worst error vs analytic {m['worst_error']:.1e} ({m['worst_check']}); method-limited checks inside their "
+            f"bounds: {'yes' if m['method_limited_within_bound'] else 'NO'}")

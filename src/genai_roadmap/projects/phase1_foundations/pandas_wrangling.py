@@ -234,3 +234,10 @@ def run(cfg: Config, ctx: RunContext) -> dict:
         if group else 0, "tables": sorted(p.name for p in tables_dir.glob("*.csv")),
         "data_source": source, "compute_time_s": round(time.perf_counter() - start, 3),
     }
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"{m['missing_before']} missing cells -> {m['missing_after']}; {m['rows_out']} x "
+            f"{m['cols_out']} cleaned table "
+            f"(no target-derived column), {m['joins']} joins, stats per {m['group']}")

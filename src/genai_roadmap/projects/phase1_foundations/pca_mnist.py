@@ -167,3 +167,10 @@ def run(cfg: Config, ctx: RunContext) -> dict:
         "n_train": int(X.shape[0]), "n_features": int(X.shape[1]), "n_test": int(X_test.shape[0]),
         "data_source": data.source,
     }
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"k95 {m['k95']} = sklearn's {m['k95_sklearn']}; explained-variance ratios within "
+            f"{m['evr_max_diff_vs_sklearn']:.0e}; fit {m['fit_time_ratio_vs_sklearn']:.2f}x sklearn's time "
+            f"({m['sklearn_solver']}, medians of alternating fits)")

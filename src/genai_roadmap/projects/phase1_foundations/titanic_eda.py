@@ -307,3 +307,9 @@ def run(cfg: Config, ctx: RunContext) -> dict:
             "baseline_acc": baselines, "n_rows": len(df), "n_features_numeric": len(numeric),
             "n_features_categorical": len(categorical), "missing_cells_raw": int(raw.isna().sum().sum()),
             "cv_time_s": round(cv_time, 3), "eda_time_s": round(fit_start - start, 3), "data_source": source}
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"5-fold CV acc {m['cv_acc']:.3f} ± {m['cv_acc_std']:.3f} ({m['model']}, Age imputed by "
+            f"{m['age_imputation_rule']}, imputation inside the CV pipeline)")

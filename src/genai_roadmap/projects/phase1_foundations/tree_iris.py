@@ -146,3 +146,11 @@ def run(cfg: Config, ctx: RunContext) -> dict:
         "fit_time_s": t_ours, "sklearn_fit_time_s": t_sk, "fit_time_ratio_vs_sklearn": t_ours / t_sk,
         "n_train": len(X_tr), "n_test": len(X_te), "data_source": "iris:sklearn.datasets.load_iris",
     }
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"test acc {m['test_acc']:.3f} vs sklearn {m['sklearn_test_acc']:.3f} ({m['acc_gap_samples']} "
+            f"sample(s) apart; "
+            f"sklearn over random_states {m['sklearn_acc_min_over_random_states']:.3f}-"
+            f"{m['sklearn_acc_max_over_random_states']:.3f}); fit {m['fit_time_ratio_vs_sklearn']:.1f}x sklearn's time")

@@ -193,3 +193,10 @@ def plots(ctx: RunContext, history: list[dict], cm: np.ndarray, classes, x: np.n
     colours = ["green" if pred[i] == y[i] else "red" for i in show]
     image_grid(ctx.plots / "predictions.png", x[show], titles, ncols=10, title_colors=colours,
                title=f"{name} images with predictions (red = wrong)")
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"test acc {m['test_acc']:.4f} ({m['test_acc_no_tta']:.4f} without flip TTA); reloaded "
+            f"checkpoint = in-memory: "
+            f"{m['reload_matches']}; {m['train_images_per_s']:.0f} images/s training")

@@ -246,3 +246,10 @@ def plot_final(ctx: RunContext, history: list[dict], data: ImageData, pred: np.n
     titles = [f"{data.classes[data.y_test[i]]}→{data.classes[pred[i]]}" for i in wrong]
     plots.image_grid(ctx.plots / "misclassified.png", data.x_test[wrong], titles, ncols=10,
                      title="misclassified test images (true → predicted)")
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"grid chose depth {m['depth']} + {m['augmentation']} (val {m['best_val_acc']:.3f}); final "
+            f"width {m['width']}: "
+            f"test acc {m['test_acc']:.4f} with flip TTA ({m['test_acc_no_tta']:.4f} without)")

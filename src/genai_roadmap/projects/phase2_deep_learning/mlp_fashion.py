@@ -135,3 +135,9 @@ def plots(ctx: RunContext, history: list[dict], cm: np.ndarray, data, pred: np.n
         titles = [f"{data.classes[pred[i]]}\n(true {data.classes[data.y_test[i]]})" for i in wrong]
         image_grid(ctx.plots / "misclassified.png", data.x_test[wrong], titles, ncols=10,
                    title="misclassified test images: predicted (true)")
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"test acc {m['test_acc']:.4f} (val {m['val_acc']:.4f}); {m['architecture']}, {m['epochs']} epochs; "
+            f"weakest class {m['worst_class']}")

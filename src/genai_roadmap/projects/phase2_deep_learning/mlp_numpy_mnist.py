@@ -227,3 +227,9 @@ def _plots(ctx: RunContext, hist: dict, model: MLP, data: ImageData, pred: np.nd
     first = model.linears[0].W[:, :40].T.reshape(-1, side, side)  # each hidden unit's input weights as an image
     image_grid(ctx.plots / "first_layer_weights.png", first, ncols=10,
                title="first-layer weights of 40 hidden units (light = positive)")
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"test acc {m['test_acc']:.4f} (scored once, after training); NumPy epoch {m['numpy_epoch_time_s']:.2f} s, "
+            f"{m['numpy_vs_torch_epoch_time_ratio']:.2f}x PyTorch's for the same network in the same process")

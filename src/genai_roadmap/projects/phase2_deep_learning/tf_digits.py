@@ -196,3 +196,9 @@ def _EpochLog(ctx: RunContext, epochs: int, keras):  # noqa: N802 - builds a Ker
                     f"val loss {logs['val_loss']:.4f}  val acc {logs['val_accuracy']:.4f}")
 
     return EpochLog()
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"test acc {m['test_acc']:.4f}; TF-Serving REST predictions = in-memory: {m['served_matches_inmemory']} "
+            f"({m['served_samples']} samples), p50 {m['served_latency_p50_ms']:.1f} ms")

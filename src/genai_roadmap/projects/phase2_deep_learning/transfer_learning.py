@@ -373,3 +373,11 @@ def plots(ctx: RunContext, data: ImageData, pred: np.ndarray, val_accs: dict[str
                {f"{name} {split}": [h[f"{key}_{metric}"] for h in fitted["history"]]
                 for name, fitted in (("fine-tune", ft), ("scratch", sc)) for split, key in
                 (("train", "train"), ("val", "val"))}, ylabel=label, title=title)
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"chosen on validation: {m['chosen_method']} (val: features {m['feature_extraction_val_acc']:.3f}, "
+            f"fine-tuning {m['finetune_val_acc']:.3f}, scratch {m['scratch_val_acc']:.3f}); test "
+            f"{m['test_acc']:.4f} vs "
+            f"scratch {m['scratch_test_acc']:.4f}")

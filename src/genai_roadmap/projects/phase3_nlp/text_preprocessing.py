@@ -311,3 +311,10 @@ def run(cfg: Config, ctx: RunContext) -> dict:
             "preprocess_time_s": round(preprocess_s, 3), "vocabulary_per_step": vocab, "top_terms": top,
             "n_train": len(train), "n_test": len(test), "classes": data.classes, "data_source": data.source,
             **emb_metrics}
+
+
+def summarize(m: dict) -> str:
+    """One line for RESULTS.md beside the headline number."""
+    return (f"BBC test acc {m['test_acc']:.4f} (macro F1 {m['test_macro_f1']:.3f}) with "
+            f"{m['chosen_tokens']} chosen by CV "
+            f"({m['cv_acc']:.4f}); TF-IDF = sklearn's to {m['tfidf_max_abs_diff_vs_sklearn']:.0e}")
