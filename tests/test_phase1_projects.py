@@ -226,6 +226,6 @@ def test_pandas_wrangling_edge_cases(tmp_path):
     one.write_text("a,b,label\n1,x,0\n")
     with pytest.raises(UserError, match="1 data row"):
         run("1.1.2", tmp_path, csv=str(one))
-    _, m = run("1.1.2", tmp_path, csv=str(_sorted_numeric_csv(tmp_path)), target="label", max_rows=50)
-    cleaned = pd.read_csv(next((tmp_path / "1.1.2-pandas-wrangling").glob("*")) / "tables" / "cleaned.csv")
+    run_dir, m = run("1.1.2", tmp_path, csv=str(_sorted_numeric_csv(tmp_path)), target="label", max_rows=50)
+    cleaned = pd.read_csv(run_dir / "tables" / "cleaned.csv")  # not a glob: the refused run left a failed folder
     assert m["rows_out"] == 50 and sorted(cleaned["label"].value_counts().tolist()) == [25, 25]
