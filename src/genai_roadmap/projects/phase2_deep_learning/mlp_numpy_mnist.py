@@ -15,10 +15,13 @@ trained in PyTorch in lockstep, epoch for epoch, so both sides see the same mach
 epoch times is `numpy_vs_torch_epoch_time_ratio`, and their accuracies after those epochs should agree (on the
 scored set: a check of the two implementations, not a choice).
 
-Result, `roadmap run 2.1.1` (cpu preset, seed 0, 2 CPU cores shared with other jobs): test accuracy 98.39%
-(seeds 1 and 2: 98.41%, 98.57%) after 13 s of training, 21 s wall. One NumPy epoch took 1.08 s against 1.12 s for
-the PyTorch twin (ratio 0.97; 0.92-0.98 over four runs), and after their 2 lockstep epochs the two reached 97.36%
-and 97.30%. The reference is 1.6% error (98.4%) for 800 hidden units with cross-entropy (Simard et al. 2003,
+Result, `roadmap run 2.1.1` (cpu preset, seed 0): test accuracy 98.39%, scored once after training (seeds 1
+and 2 gave 98.41% and 98.57% in an earlier session); after their 2 lockstep epochs the NumPy and PyTorch twins
+reached 97.36% and 97.61%. On 2 free cores one NumPy epoch took 1.08 s against 1.12 s for the PyTorch twin
+(ratio 0.97; 0.92-0.98 over four runs, an earlier session). With a PyTorch training holding the other core the
+ratio was 6.8 (NumPy epochs 19-61 s): OpenBLAS's threads degrade far more than torch's passive OpenMP threads
+when a core is taken, so quote the ratio from an idle machine only.
+The reference is 1.6% error (98.4%) for 800 hidden units with cross-entropy (Simard et al. 2003,
 LeCun's MNIST table). `--set dataset=digits` trains on scikit-learn's 8×8 digits instead (no download; 64 inputs).
 """
 
