@@ -250,6 +250,6 @@ def plot_final(ctx: RunContext, history: list[dict], data: ImageData, pred: np.n
 
 def summarize(m: dict) -> str:
     """One line for RESULTS.md beside the headline number."""
-    return (f"grid chose depth {m['depth']} + {m['augmentation']} (val {m['best_val_acc']:.3f}); final "
-            f"width {m['width']}: "
-            f"test acc {m['test_acc']:.4f} with flip TTA ({m['test_acc_no_tta']:.4f} without)")
+    best = m["best_config"]
+    return (f"grid chose depth {best['depth']} + {best['augmentation']} (val {m['best_val_acc']:.3f}); final width "
+            f"{best['width']}: test acc {m['test_acc']:.4f} with flip TTA ({m['test_acc_no_tta']:.4f} without)")

@@ -200,5 +200,6 @@ def _EpochLog(ctx: RunContext, epochs: int, keras):  # noqa: N802 - builds a Ker
 
 def summarize(m: dict) -> str:
     """One line for RESULTS.md beside the headline number."""
-    return (f"test acc {m['test_acc']:.4f}; TF-Serving REST predictions = in-memory: {m['served_matches_inmemory']} "
+    return (f"test acc {m['test_acc']:.4f}; TF-Serving REST predictions = in-memory: "
+            f"{m['served_matches_inmemory']:.0%} "
             f"({m['served_samples']} samples), p50 {m['served_latency_p50_ms']:.1f} ms")
