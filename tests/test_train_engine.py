@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from engine_fixtures import make_ctx, toy_images
 from torch import nn
 
-from genai_roadmap import registry
-from genai_roadmap.data.batches import Augment, ImageBatches, TensorBatches
+from genai_roadmap.data.batches import TensorBatches
 from genai_roadmap.errors import UserError
 from genai_roadmap.nn.mlp import MLP
-from genai_roadmap.runs import RunContext, seed_everything
+from genai_roadmap.runs import seed_everything
 from genai_roadmap.train import (
     Callback,
     EarlyStopping,
@@ -35,21 +35,8 @@ from genai_roadmap.train import (
 )
 from genai_roadmap.train.checkpoint import decode, encode
 
-
-def _ctx(tmp_path, resume=False):
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    return RunContext(dir=tmp_path, seed=0, preset="smoke", project=registry.get("2.1.2"), resume=resume, quiet=True)
-
-
-def _data(seed=0, n=1200):
-    """4 classes whose mean brightness differs: learnable by a tiny MLP, not trivially."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 4, n)
-    x = (rng.integers(0, 120, (n, 8, 8)) + y[:, None, None] * 40).astype(np.uint8)
-    train = ImageBatches(x[:1000], y[:1000], batch_size=64, shuffle=True, drop_last=True, seed=seed,
-                         augment=Augment(crop=1, flip=True), mean=[0.5], std=[0.3])
-    test = ImageBatches(x[1000:], y[1000:], batch_size=64, mean=[0.5], std=[0.3])
-    return train, test
+_ctx = make_ctx
+_data = toy_images
 
 
 def _fit(tmp_path, epochs=3, callbacks=(), resume=False, **kw):

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from engine_fixtures import make_ctx, toy_images
 from safetensors.torch import load_file
 from torch import nn
 
-from genai_roadmap import registry
-from genai_roadmap.data.batches import Augment, ImageBatches, TensorBatches
+from genai_roadmap.data.batches import TensorBatches
 from genai_roadmap.data.text_batches import IGNORE_INDEX, TextBatches
 from genai_roadmap.errors import RunFailed, UserError
 from genai_roadmap.nn.mlp import MLP
-from genai_roadmap.runs import RunContext, seed_everything
+from genai_roadmap.runs import seed_everything
 from genai_roadmap.train import (
     EMA,
     Callback,
@@ -32,20 +32,8 @@ from genai_roadmap.train import (
 )
 from genai_roadmap.train import engine as engine_mod
 
-
-def _ctx(path, resume=False):
-    path.mkdir(parents=True, exist_ok=True)
-    return RunContext(dir=path, seed=0, preset="smoke", project=registry.get("2.1.2"), resume=resume, quiet=True)
-
-
-def _images(seed=0, n=1200):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 4, n)
-    x = (rng.integers(0, 120, (n, 8, 8)) + y[:, None, None] * 40).astype(np.uint8)
-    train = ImageBatches(x[:1000], y[:1000], batch_size=64, shuffle=True, drop_last=True, seed=seed,
-                         augment=Augment(crop=1, flip=True), mean=[0.5], std=[0.3])
-    test = ImageBatches(x[1000:], y[1000:], batch_size=64, mean=[0.5], std=[0.3])
-    return train, test
+_ctx = make_ctx
+_images = toy_images
 
 
 class CrashAt(Callback):
