@@ -98,11 +98,11 @@ def test_sentiment_sample_hook_labels_reviews(sentiment_run, tmp_path):
     run_dir, _ = sentiment_run
     trained = lstm_sentiment.load_trained(run_dir)
     out = lstm_sentiment.sample(trained, ["what a great film", "", "dull , boring and far too long"],
-                                lstm_sentiment.SampleOptions(), tmp_path)
+                                None, tmp_path)
     assert [o["text"] for o in out] == ["what a great film", "dull , boring and far too long"]
     assert all(o["label"] in ("neg", "pos") and 0.5 <= o["probability"] <= 1 for o in out)
     with pytest.raises(UserError, match="give a review"):
-        lstm_sentiment.sample(trained, [" "], lstm_sentiment.SampleOptions(), tmp_path)
+        lstm_sentiment.sample(trained, [" "], None, tmp_path)
 
 
 def _reviews_csv(tmp_path, n=240):

@@ -141,20 +141,22 @@ def probabilities(trainer: Trainer, batches: TextBatches) -> np.ndarray:
     return logits.softmax(-1).numpy()
 
 
-def tfidf_baseline(train: LabelledText, val: LabelledText, test: LabelledText, cfg: Config) -> dict:
-    """TF-IDF 1-2-grams + logistic regression; C chosen on the validation reviews, then refit on train."""
+def tfidf_baseline(docs: tuple[list[list[str]], ...], train: LabelledText, val: LabelledText, test: LabelledText,
+                   cfg: Config) -> dict:
+    """TF-IDF 1-2-grams + logistic regression over the same tokens (whole reviews, not cut); C chosen on the
+    validation reviews (the model fit on train is the one scored)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
+    from ...text.tokenize import ngrams
+
     start = time.perf_counter()
-    vec = TfidfVectorizer(tokenizer=lambda t: word_tokenize(t, lowercase=True), lowercase=False, token_pattern=None,
-                          ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    x_train, x_val, x_test = vec.fit_transform(train.texts), vec.transform(val.texts), vec.transform(test.texts)
-    val_acc = {C: float((LogisticRegression(C=C, max_iter=2000).fit(x_train, train.labels).predict(x_val)
-                         == val.labels).mean()) for C in cfg.C_grid}
+    vec = TfidfVectorizer(analyzer=lambda doc: ngrams(doc, 1, 2), min_df=2, sublinear_tf=True)
+    x_train, x_val, x_test = vec.fit_transform(docs[0]), vec.transform(docs[1]), vec.transform(docs[2])
+    models = {C: LogisticRegression(C=C, max_iter=2000).fit(x_train, train.labels) for C in cfg.C_grid}
+    val_acc = {C: float((m.predict(x_val) == val.labels).mean()) for C, m in models.items()}
     C = max(val_acc, key=lambda c: (val_acc[c], -c))
-    model = LogisticRegression(C=C, max_iter=2000).fit(x_train, train.labels)
-    return {"tfidf_lr_test_acc": float((model.predict(x_test) == test.labels).mean()), "tfidf_lr_C": C,
+    return {"tfidf_lr_test_acc": float((models[C].predict(x_test) == test.labels).mean()), "tfidf_lr_C": C,
             "tfidf_lr_val_acc": val_acc, "tfidf_lr_time_s": round(time.perf_counter() - start, 2),
             "tfidf_features": x_train.shape[1]}
 
@@ -212,7 +214,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
                "protocol": f"{len(train)} train / {len(val)} validation (stratified, carved from train: early "
                            f"stopping, C of the baseline) / {len(test)} test, scored once"}
     if cfg.baseline:
-        metrics |= tfidf_baseline(train, val, test, cfg)
+        metrics |= tfidf_baseline((train_tok, val_tok, test_tok), train, val, test, cfg)
         ctx.say(f"TF-IDF + LR test accuracy {metrics['tfidf_lr_test_acc']:.4f} (C={metrics['tfidf_lr_C']:g})")
 
     history_curves(ctx.plots, history, "IMDB BiLSTM")
@@ -293,11 +295,6 @@ def save_model(folder: Path, model: BiLSTMClassifier, vocab: Vocabulary, classes
 
 
 @dataclass
-class SampleOptions:
-    pass  # nothing to set: a review in, a label and its probability out
-
-
-@dataclass
 class TrainedClassifier:
     model: BiLSTMClassifier
     vocab: Vocabulary
@@ -317,8 +314,8 @@ def load_trained(run_dir: Path, cfg: Config | None = None) -> TrainedClassifier:
                              arch["classes"], arch["max_len"])
 
 
-def sample(trained: TrainedClassifier, inputs: list[str], opts: SampleOptions, out_dir: Path) -> list[dict]:
-    """{"text", "label", "probability"} per input review."""
+def sample(trained: TrainedClassifier, inputs: list[str], opts: None, out_dir: Path) -> list[dict]:
+    """{"text", "label", "probability"} per input review (no settings: no SampleOptions)."""
     texts = [t for t in inputs if t.strip()]
     if not texts:
         raise UserError("give a review to classify (as an argument or --file with one review per line)")
