@@ -169,11 +169,13 @@ PROJECTS: tuple[Project, ...] = (
        "Implement an LSTM-based text generator using a large dataset (e.g., a collection of books) to generate "
        "coherent text sequences.", ["tiny_shakespeare", "gutenberg_books"],
        T("val_loss", "<=", 1.6, "char val loss <= 1.6"),
-       "char val loss ≤ 1.6", "nanoGPT CPU config 1.88; 1.47 GPU", "nanoGPT README"),
+       "char val loss ≤ 1.6", "nanoGPT CPU config 1.88; 1.47 GPU", "nanoGPT README",
+       "phase3_nlp.lstm_textgen"),
     _p("3.2.2", "lstm-sentiment", "LSTM sentiment (IMDB)",
        "Build an LSTM model for sentiment analysis on movie reviews (IMDB dataset)—classify reviews as positive "
        "or negative.", ["imdb"], T("test_acc", ">=", 0.86, "test accuracy >= 86% (cpu)"),
-       "≥ 86% cpu / ≥ 88%", "Keras BiLSTM 81-85%; Maas 88.9% (mem.)", "keras-io; Maas et al. 2011"),
+       "≥ 86% cpu / ≥ 88%", "Keras BiLSTM 81-85%; Maas 88.9% (mem.)", "keras-io; Maas et al. 2011",
+       "phase3_nlp.lstm_sentiment"),
     _p("3.3.1", "bert-spam", "BERT fine-tune (spam)",
        "Fine-tune BERT for a text classification task, such as detecting spam emails or sentiment analysis.",
        ["sms_spam"], T("spam_f1", ">=", 0.95, "spam F1 >= 0.95"),
