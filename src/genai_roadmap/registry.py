@@ -184,7 +184,7 @@ PROJECTS: tuple[Project, ...] = (
        "Implement a sequence-to-sequence model with transformers to perform machine translation between two "
        "languages (e.g., English to French).", ["fra_eng"], T("sacrebleu", ">=", 25, "sacreBLEU >= 25 (cpu)"),
        "sacreBLEU ≥ 25 cpu", "WMT14 base 38.1; opus-mt Tatoeba 50.5",
-       "Vaswani et al. 2017; opus-mt-en-fr model card"),
+       "Vaswani et al. 2017; opus-mt-en-fr model card", "phase3_nlp.translator"),
     # Phase 4 ------------------------------------------------------------------------------------------
     _p("4.1.1", "autoencoder-mnist", "Autoencoder + latent space",
        "Train an autoencoder to reduce the dimensionality of the MNIST dataset and visualize the latent space.",
