@@ -89,7 +89,7 @@ class Config:
 
 
 PRESETS = {
-    "smoke": {"max_docs": 360, "epochs": 1, "max_length": 32, "batch_size": 16, "lr_grid": [2e-4],
+    "smoke": {"max_docs": 360, "epochs": 1, "max_length": 32, "batch_size": 8, "lr_grid": [2e-4],
               "padding_batches": 2, "tfidf_C_grid": [10.0]},
     "cpu": {},
     "full": {"model": "bert-base-uncased", "pooling": "cls", "max_length": 128, "epochs": 4,
@@ -199,12 +199,14 @@ class ValidationScore(Callback):
     def __init__(self, val: TextBatches, y: np.ndarray, positive: int | None):
         self.val, self.y, self.positive = val, y, positive
 
-    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
-        probs = probabilities(trainer.model, self.val, trainer.device)
+    def scores(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        probs = probabilities(model, self.val, device)
         pred = probs.argmax(1)
-        record.update({"val_loss": float(-np.log(probs[np.arange(len(self.y)), self.y] + 1e-12).mean()),
-                       "val_acc": float((pred == self.y).mean()),
-                       "val_f1": selection_score(self.y, pred, self.positive)})
+        return {"val_loss": float(-np.log(probs[np.arange(len(self.y)), self.y] + 1e-12).mean()),
+                "val_acc": float((pred == self.y).mean()), "val_f1": selection_score(self.y, pred, self.positive)}
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        record.update(self.scores(trainer.model, trainer.device))
 
 
 def fine_tune(cfg: Config, ctx: RunContext, lr: float, n_classes: int, train: TextBatches, val: TextBatches,
@@ -212,12 +214,16 @@ def fine_tune(cfg: Config, ctx: RunContext, lr: float, n_classes: int, train: Te
     model, _, _ = build(cfg, n_classes, ctx.seed)
     fused = {"fused": True} if pick_device(cfg.device).type in ("cpu", "cuda") else {}
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=lr, **fused)
+    # patience = all epochs: every epoch runs, and the best one on validation is restored at the end
     stopper = EarlyStopping("val_f1", "max", patience=cfg.epochs, restore_best=True)
+    scorer = ValidationScore(val, y_val, positive)
+    before = scorer.scores(model, pick_device(cfg.device))  # the untrained head: what fine-tuning must beat
     trainer = Trainer(model, optimizer, ctx, epochs=cfg.epochs, step=step, schedule="linear", warmup=cfg.warmup,
                       grad_clip=1.0, device=cfg.device, name=f"finetune-lr{lr:g}", log_every=20,
-                      callbacks=[ValidationScore(val, y_val, positive), stopper])
+                      callbacks=[scorer, stopper])
     history = trainer.fit(train)
     return trainer.model, {"lr": lr, "history": history, "best_epoch": stopper.best_epoch,
+                           "val_loss_before": before["val_loss"], "val_f1_before": before["val_f1"],
                            "val_f1": stopper.best, "train_time_s": round(trainer.train_time_s, 2),
                            "epochs_run": len(history)}
 
@@ -512,7 +518,7 @@ def write_report(ctx: RunContext, cfg: Config, m: dict, train: LabelledText, tfi
     table = pd.DataFrame({"fine-tuned encoder": [m[f"test_{k}"] for k in keys],
                           f"TF-IDF + LR (C={tfidf_info['tfidf_C']:g})": [m[f"tfidf_test_{k}"] for k in keys]},
                          index=[f"{k} ({pos})" if k in ("precision", "recall", "f1", "average_precision") else k
-                                for k in keys])
+                                for k in keys]).rename_axis("test metric")
     report.heading("Test split (evaluated once)").table(table, ".4f").image(ctx.plots / "confusion_matrix.png")
     if pos:
         report.image(ctx.plots / "precision_recall.png")
