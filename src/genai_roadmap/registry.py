@@ -179,7 +179,8 @@ PROJECTS: tuple[Project, ...] = (
     _p("3.3.1", "bert-spam", "BERT fine-tune (spam)",
        "Fine-tune BERT for a text classification task, such as detecting spam emails or sentiment analysis.",
        ["sms_spam"], T("spam_f1", ">=", 0.95, "spam F1 >= 0.95"),
-       "spam F1 ≥ 0.95", "SVM 97.6% acc; BERT IMDb 93.5 (mem.)", "Almeida et al. 2011; Sanh et al. 2019"),
+       "spam F1 ≥ 0.95", "SVM 97.6% acc; BERT IMDb 93.5 (mem.)", "Almeida et al. 2011; Sanh et al. 2019",
+       "phase3_nlp.bert_classifier"),
     _p("3.3.2", "transformer-en-fr", "Transformer seq2seq English→French",
        "Implement a sequence-to-sequence model with transformers to perform machine translation between two "
        "languages (e.g., English to French).", ["fra_eng"], T("sacrebleu", ">=", 25, "sacreBLEU >= 25 (cpu)"),
