@@ -332,3 +332,21 @@ def ssim(pred: torch.Tensor, target: torch.Tensor) -> float:
     from torchmetrics.functional.image import structural_similarity_index_measure
 
     return float(structural_similarity_index_measure(to_unit_float(pred), to_unit_float(target), data_range=1.0))
+
+
+# ---- speed ---------------------------------------------------------------------------------------------------
+
+def matmul_peak_gflops(n: int = 1024, seconds: float = 1.0) -> float:
+    """This machine's fp32 matmul throughput right now (best of repeated n×n products, GFLOP/s): the peak an
+    MLP's training speed is compared with, measured in the same run because shared cores change it."""
+    import time
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best, end = 0.0, time.perf_counter() + seconds
+    torch.mm(a, b)  # warm-up
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        for _ in range(4):
+            torch.mm(a, b)
+        best = max(best, 4 * 2 * n**3 / (time.perf_counter() - start) / 1e9)
+    return best
