@@ -189,10 +189,13 @@ PROJECTS: tuple[Project, ...] = (
     # Phase 4 ------------------------------------------------------------------------------------------
     _p("4.1.1", "autoencoder-mnist", "Autoencoder + latent space",
        "Train an autoencoder to reduce the dimensionality of the MNIST dataset and visualize the latent space.",
-       ["mnist"], None, "recon < PCA at same dim", "3.00 vs PCA 13.87 (mem.)", "Hinton & Salakhutdinov 2006"),
+       ["mnist"], T("worst_ae_to_pca_ratio_10_30", "<=", 0.6, "test AE error <= 0.6x PCA's at 10 and 30 dims"),
+       "recon < PCA at same dim", "3.00 vs PCA 13.87 (mem.)", "Hinton & Salakhutdinov 2006",
+       "phase4_generative.autoencoder"),
     _p("4.1.2", "denoising-ae", "Denoising autoencoder",
        "Build a denoising autoencoder that can remove noise from images (using a noisy version of the MNIST "
-       "dataset).", ["mnist"], None, "PSNR gain table", "—", "—"),
+       "dataset).", ["mnist"], T("psnr_gain_sigma0.5", ">=", 6, "test PSNR gain >= +6 dB at Gaussian sigma 0.5"),
+       "PSNR gain table", "—", "—", "phase4_generative.denoising_ae"),
     _p("4.2.1", "gan-mnist", "GAN on MNIST + evolution GIF",
        "Implement a basic GAN to generate images from the MNIST dataset. Visualize the evolution of generated "
        "digits during training.", ["mnist"], None, "MNIST-FID, mode coverage", "Parzen log-lik 225",
@@ -204,11 +207,11 @@ PROJECTS: tuple[Project, ...] = (
     _p("4.3.1", "vae-mnist", "VAE on MNIST + interpolation",
        "Build a VAE for generating handwritten digits from the MNIST dataset. Explore the latent space by "
        "interpolating between different points.", ["mnist"], T("test_neg_elbo", "<=", 100, "test -ELBO <= 100 nats"),
-       "test ELBO ≤ 100 nats", "VAE NLL 86.76 (mem.)", "Burda et al. 2016 (IWAE)"),
+       "test ELBO ≤ 100 nats", "VAE NLL 86.76 (mem.)", "Burda et al. 2016 (IWAE)", "phase4_generative.vae"),
     _p("4.3.2", "cvae-mnist", "Conditional VAE (digits)",
        "Implement a Conditional VAE to generate images conditioned on certain attributes (e.g., specific digits "
        "in the MNIST dataset).", ["mnist"], T("generated_class_acc", ">=", 0.95, "generated-class acc >= 95%"),
-       "generated-class acc ≥ 95%", "—", "—"),
+       "generated-class acc ≥ 95%", "—", "—", "phase4_generative.cvae"),
     # Phase 5 ------------------------------------------------------------------------------------------
     _p("5.1.1", "rag-qa", "RAG Q&A: dense retrieval + generator",
        "Build a Q&A system using a dense retrieval model (e.g., DPR) to retrieve documents from Wikipedia and "
