@@ -198,12 +198,13 @@ PROJECTS: tuple[Project, ...] = (
        "PSNR gain table", "—", "—", "phase4_generative.denoising_ae"),
     _p("4.2.1", "gan-mnist", "GAN on MNIST + evolution GIF",
        "Implement a basic GAN to generate images from the MNIST dataset. Visualize the evolution of generated "
-       "digits during training.", ["mnist"], None, "MNIST-FID, mode coverage", "Parzen log-lik 225",
-       "Goodfellow et al. 2014"),
+       "digits during training.", ["mnist"],
+       T("coverage_and_confidence_ok", ">=", 1, "every digit 7-13% of 10k samples and LeNet confident on >= 80%"),
+       "MNIST-FID, mode coverage", "Parzen log-lik 225", "Goodfellow et al. 2014", "phase4_generative.gan_mnist"),
     _p("4.2.2", "dcgan-cifar10", "DCGAN on CIFAR-10",
        "Create a DCGAN to generate images from the CIFAR-10 dataset, improving the quality of generated images "
        "by tweaking hyperparameters.", ["cifar10"], None, "FID-style, IS", "DCGAN IS 6.16 (unsupervised CIFAR-10)",
-       "Gulrajani et al. 2017 (WGAN-GP), Table 3 (Inception Score only)"),
+       "Gulrajani et al. 2017 (WGAN-GP), Table 3 (Inception Score only)", "phase4_generative.dcgan"),
     _p("4.3.1", "vae-mnist", "VAE on MNIST + interpolation",
        "Build a VAE for generating handwritten digits from the MNIST dataset. Explore the latent space by "
        "interpolating between different points.", ["mnist"], T("test_neg_elbo", "<=", 100, "test -ELBO <= 100 nats"),
