@@ -1,7 +1,8 @@
 """genai_roadmap: every project of the Generative-AI roadmap as a real pipeline on real data.
 
 Python API (see genai_roadmap.api): `genai_roadmap.run("1.3.1", preset="cpu", csv=..., target=...)` returns
-the run's `.metrics` and `.dir`; `genai_roadmap.results()` is the ledger.
+the run's `.metrics` and `.dir`; `genai_roadmap.results()` is the ledger; `genai_roadmap.load("3.3.2")` is a
+trained model to use (`.sample("I am cold.", beam=4)`; see genai_roadmap.trained).
 """
 
 import os
@@ -12,6 +13,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .api import RunResult, results, run  # noqa: E402  (after the environment setting above)
+from .trained import TrainedModel, load  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["RunResult", "results", "run"]
+__all__ = ["RunResult", "TrainedModel", "load", "results", "run"]

@@ -76,6 +76,16 @@ def info(project: str = typer.Argument(..., help="Project id (4.3.1) or slug (va
         valid = config_mod.field_range(module.Config, f.name)
         table.add_row(f.name, *(repr(v) for v in vals), valid, helps[f.name])
     out.print(table)
+    options_cls = getattr(module, "SampleOptions", None)
+    if options_cls is not None:
+        table = Table(title=f"roadmap sample {p.id} [INPUT]... --set key=value", header_style="bold")
+        for col in ("key", "default", "valid", "help"):
+            table.add_column(col, overflow="fold")
+        defaults = config_mod.to_dict(options_cls())
+        for f in dataclasses.fields(options_cls):
+            table.add_row(f.name, repr(defaults[f.name]), config_mod.field_range(options_cls, f.name),
+                          f.metadata.get("help", ""))
+        out.print(table)
 
 
 @app.command()
@@ -119,6 +129,31 @@ def run(
             word = "[green]met[/]" if met else "[red]not met[/]" if met is False else "n/a"
             out.print(f"target ({p.target.text}): {word}; reference: {p.reference} ({p.source})")
     out.print(f"run folder: {run_dir}", highlight=False)
+
+
+@app.command()
+def sample(
+    project: str = typer.Argument(..., help="Project id (3.3.2) or slug (transformer-en-fr).", metavar="ID|SLUG"),
+    inputs: list[str] = typer.Argument(None, metavar="[INPUT]...",
+                                       help="Text to use: a prompt, a sentence to classify or translate, a word..."),
+    file: Path | None = typer.Option(None, "--file", help="A UTF-8 file of inputs, one per line."),
+    run_dir: Path | None = typer.Option(None, "--run", help="The run folder whose model to use (default: the "
+                                        "latest finished run, as `roadmap results` shows it)."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                   help="A sampling setting (temperature, beam, digit ...): see `roadmap info ID`."),
+    n: int | None = typer.Option(None, "--n", metavar="N", help="How many samples, where the project takes a count."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Runs folder to look in (default ./runs)."),
+    to: Path | None = typer.Option(None, "--to", help="Folder for files written (default RUN/samples)."),
+) -> None:
+    """Use a trained model: generate text, classify or translate sentences, find nearest words, draw samples."""
+    from .trained import load, read_inputs, render
+
+    trained = load(project, run=run_dir, runs_dir=out_dir)
+    texts = list(inputs or []) + (read_inputs(file) if file is not None else [])
+    settings = list(set_) + ([f"n={n}"] if n is not None else [])
+    err.print(f"using {trained.describe()}", highlight=False)
+    for result in trained.run(texts, settings, to):
+        out.print(render(result), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -25,9 +25,11 @@ articles only) + LR 0.980. Vocabulary 35,451 tokens -> 29,481 words without stop
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,6 +37,7 @@ import pandas as pd
 from ...config import param
 from ...data.text import TEXT_CLASSIFICATION, LabelledText, load_text_classification
 from ...errors import UserError
+from ...io import write_json, write_with
 from ...runs import RunContext
 from ...text.preprocess import lemmatizer, remove_stop_words, stemmer
 from ...text.tfidf import TfidfVectorizer
@@ -303,6 +306,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
             f"{cfg.embeddings} vectors averaged per document + standardised logistic regression: test accuracy "
             f"{emb_metrics[f'{cfg.embeddings}_avg_test_acc']:.4f}.").bullets(neighbours or ["(MiniLM)"])
     report.write(ctx.dir)
+    save_classifier(ctx.dir / "model", vec, model, variant, data.classes)
 
     return {"test_acc": test_acc, "test_macro_f1": macro_f1, "chosen_tokens": variant, "chosen_C": C,
             "cv_acc": float(best["cv_acc"]), "cv_table": cv.to_dict(orient="records"),
@@ -318,3 +322,60 @@ def summarize(m: dict) -> str:
     return (f"BBC test acc {m['test_acc']:.4f} (macro F1 {m['test_macro_f1']:.3f}) with "
             f"{m['chosen_tokens']} chosen by CV "
             f"({m['cv_acc']:.4f}); TF-IDF = sklearn's to {m['tfidf_max_abs_diff_vs_sklearn']:.0e}")
+
+
+# ---- using the trained classifier: `roadmap sample 3.1.1 "Shares fell sharply ..."` ----------------------------
+
+@dataclass
+class SampleOptions:
+    top: int = param(1, "how many classes to list per text, most probable first", min=1)
+
+
+@dataclass
+class Classifier:
+    """The chosen pipeline as the run fitted it: tokens of one variant -> TF-IDF -> logistic regression."""
+
+    tokenise: object  # text -> tokens of the chosen variant
+    vectorizer: TfidfVectorizer
+    model: object
+    classes: list[str]
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        return self.model.predict_proba(self.vectorizer.transform([self.tokenise(t) for t in texts]))
+
+
+def save_classifier(folder: Path, vec: TfidfVectorizer, model, variant: str, classes: list[str]) -> None:
+    """The fitted vocabulary, IDF and LR weights as plain arrays + JSON (no pickle), written atomically."""
+    arrays = {"idf": vec.idf_, "coef": model.coef_, "intercept": model.intercept_}
+    write_with(folder / "tfidf_logreg.npz", lambda tmp: np.savez(tmp, **arrays))
+    write_json(folder / "vocabulary.json", {"variant": variant, "classes": classes,
+                                            "terms": [str(t) for t in vec.get_feature_names_out()]})
+
+
+def load_trained(run_dir: Path, cfg: Config) -> Classifier:
+    from sklearn.linear_model import LogisticRegression
+
+    meta = json.loads((run_dir / "model" / "vocabulary.json").read_text(encoding="utf-8"))
+    with np.load(run_dir / "model" / "tfidf_logreg.npz", allow_pickle=False) as arrays:
+        idf, coef, intercept = arrays["idf"], arrays["coef"], arrays["intercept"]
+    vec = vectorizer(cfg)
+    vec.vocabulary_, vec.idf_ = {t: j for j, t in enumerate(meta["terms"])}, idf
+    model = LogisticRegression()
+    model.coef_, model.intercept_, model.classes_ = coef, intercept, np.arange(len(meta["classes"]))
+    stem, lemmas = stemmer(cfg.stemmer), lemmatizer(cfg.lemmatizer, cfg.spacy_model)
+    steps = {"words": lambda ws: ws, "stems": lambda ws: [stem(w) for w in ws], "lemmas": lemmas}
+    variant = steps[meta["variant"]]
+    return Classifier(lambda text: variant(remove_stop_words(words(text))), vec, model, meta["classes"])
+
+
+def sample(model: Classifier, inputs: list[str], opts: SampleOptions, out_dir: Path) -> list[dict]:
+    if not inputs:
+        raise UserError("give the text to classify: roadmap sample 3.1.1 \"some news text\" (or --file FILE)")
+    results = []
+    for text, probs in zip(inputs, model.probabilities(inputs), strict=True):
+        order = np.argsort(-probs)[:opts.top]
+        results.append({"text": text[:80], "label": model.classes[order[0]],
+                        "probability": round(float(probs[order[0]]), 4)}
+                       | ({"top": {model.classes[i]: round(float(probs[i]), 4) for i in order}} if opts.top > 1
+                          else {}))
+    return results
