@@ -207,8 +207,10 @@ PROJECTS: tuple[Project, ...] = (
     # Phase 5 ------------------------------------------------------------------------------------------
     _p("5.1.1", "rag-qa", "RAG Q&A: dense retrieval + generator",
        "Build a Q&A system using a dense retrieval model (e.g., DPR) to retrieve documents from Wikipedia and "
-       "generate accurate answers using GPT.", ["squad_v1.1_dev", "wikipedia_passages"], None,
-       "retrieval top-20 > BM25; EM/F1", "DPR 78.4 vs BM25 59.1 top-20 (NQ)", "Karpukhin et al. 2020, Table 2"),
+       "generate accurate answers using GPT.", ["squad_v1.1_dev", "wikipedia_passages"],
+       Target("hybrid_gain_top20", ">=", 0.02, "hybrid top-20 answer recall >= best single retriever + 2 points"),
+       "hybrid top-20 >= BM25 and dense + 2 pts; EM/F1", "DPR 78.4 vs BM25 59.1 top-20 (NQ)",
+       "Karpukhin et al. 2020, Table 2", "phase5_rag.rag_qa"),
     _p("5.1.2", "grounded-chatbot", "Knowledge-grounded chatbot",
        "Create a knowledge-grounded chatbot that uses retrieval techniques to fetch relevant information from a "
        "knowledge base and provides factually accurate responses.", ["customer_support"], None,

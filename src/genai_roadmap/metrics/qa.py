@@ -82,9 +82,14 @@ def has_answer(normalized_text: str, answers: Iterable[str]) -> bool:
 
 
 def answer_hits(ranked: np.ndarray, normalized_texts: Sequence[str], answers: Sequence[Sequence[str]]) -> np.ndarray:
-    """(n_questions, k) bool: does the passage at each rank hold one of that question's answers."""
-    return np.array([[has_answer(normalized_texts[j], ans) for j in row] for row, ans in
-                     zip(ranked, answers, strict=True)], dtype=bool).reshape(ranked.shape)
+    """(n_questions, k) bool: does the passage at each rank (-1 = none) hold one of that question's answers."""
+    out = np.zeros(ranked.shape, dtype=bool)
+    for r, (row, ans) in enumerate(zip(ranked, answers, strict=True)):
+        needles = [f" {a} " for a in {normalize_answer(x) for x in ans} if a]  # normalised once per question
+        for c, j in enumerate(row):
+            if j >= 0:
+                out[r, c] = any(n in normalized_texts[j] for n in needles)
+    return out
 
 
 def recall_at(hits: np.ndarray, ks: Iterable[int]) -> dict[int, float]:

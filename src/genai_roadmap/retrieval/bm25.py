@@ -118,14 +118,14 @@ class BM25:
         return self.scores_tokens([self.analyzer(q) for q in queries])
 
     def search(self, queries: list[str], k: int = 100, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-        """(indices, scores), each (queries, k), best first."""
+        """(indices, scores), each (queries, k), best first; -1 where fewer than k passages share a word."""
         return self.search_tokens([self.analyzer(q) for q in queries], k, batch)
 
     def search_tokens(self, queries: list[list[str]], k: int = 100, batch: int = 256):
         idx, val = [], []
         for s in range(0, len(queries), batch):
             i, v = top_k(self.scores_tokens(queries[s:s + batch]), k)
-            idx.append(i)
+            idx.append(np.where(v > 0, i, -1))  # a passage sharing no word with the query is not a match
             val.append(v)
         if not idx:
             return np.zeros((0, k), dtype=np.int64), np.zeros((0, k), dtype=np.float32)

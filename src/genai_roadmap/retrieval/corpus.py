@@ -5,7 +5,8 @@ ceil(words / 100) pieces of equal length (a 130-word paragraph gives two of 65, 
 original spacing; a passage remembers its parent paragraph and its character offset in it, which is how the
 gold passage of a SQuAD question (the piece holding its answer) is found.
 
-SQuAD-open here = the 2,067 SQuAD v1.1 dev paragraphs + the paragraphs of the 6,702-article Wikipedia sample
+SQuAD-open here = the 2,067 SQuAD v1.1 dev paragraphs + the paragraphs of the Wikipedia sample (6,702 articles;
+5,197 have a paragraph of >= 20 words)
 (data.text.load_wikipedia_passages) as distractors. A Wikipedia paragraph that repeats a SQuAD paragraph
 (same normalised text, or half of its 8-word shingles found in SQuAD paragraphs) is dropped, so the gold passage
 is unique. `distractor_fraction` keeps a seeded random subset of the distractor *articles* (whole articles, so
@@ -134,16 +135,19 @@ def squad_duplicates(wiki_paragraphs: list[str], squad_paragraphs: list[str], ov
     return mask
 
 
-def squad_open_corpus(distractor_fraction: float = 1.0, seed: int = 0, max_words: int = PASSAGE_WORDS) -> Corpus:
-    """The SQuAD dev paragraphs + deduplicated Wikipedia distractors, cut into ~100-word passages."""
+def squad_open_corpus(distractor_fraction: float = 1.0, seed: int = 0, max_words: int = PASSAGE_WORDS,
+                      articles=None) -> Corpus:
+    """The SQuAD dev paragraphs (of `articles` only, when given: smoke runs) + deduplicated Wikipedia
+    distractors, cut into ~100-word passages."""
     from ..data.text import load_wikipedia_passages
     from .squad import load_squad_dev
 
     if not 0 <= distractor_fraction <= 1:
         raise UserError(f"distractor_fraction must be in [0, 1], not {distractor_fraction}")
     squad = load_squad_dev()
+    paragraphs = squad.paragraphs_of(articles) if articles is not None else list(squad.paragraphs)
     wiki = load_wikipedia_passages()
-    notes = {"squad_paragraphs": len(squad.paragraphs), "wikipedia_paragraphs": len(wiki),
+    notes = {"squad_paragraphs": len(paragraphs), "wikipedia_paragraphs": len(wiki),
              "wikipedia_articles": int(wiki["doc_id"].nunique()), "passage_words": max_words}
     if distractor_fraction < 1:
         docs = np.array(sorted(wiki["doc_id"].unique()))
@@ -152,12 +156,13 @@ def squad_open_corpus(distractor_fraction: float = 1.0, seed: int = 0, max_words
         wiki = wiki[wiki["doc_id"].isin(keep)]
         notes.update(distractor_fraction=distractor_fraction, distractor_seed=seed,
                      distractor_articles_kept=len(keep), wikipedia_paragraphs_kept=len(wiki))
+    # duplicates are looked for among all 2,067 SQuAD paragraphs, whatever subset is indexed
     dup = squad_duplicates(wiki["paragraph"].tolist(), [p.text for p in squad.paragraphs])
     notes["wikipedia_duplicates_of_squad_dropped"] = int(dup.sum())
     wiki = wiki[~dup]
 
     build = _Builder()
-    for p in squad.paragraphs:
+    for p in paragraphs:
         build.add(p.paragraph_id, p.article.replace("_", " "), "squad", p.text, max_words)
     # The parent id uses the paragraph's row in the full dump, so it does not change with the subset kept.
     for row, doc_id, title, text in wiki[["doc_id", "title", "paragraph"]].itertuples():
