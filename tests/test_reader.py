@@ -64,7 +64,7 @@ def test_tiny_fine_tune_finds_the_span_in_unseen_passages():
         ctxs.append(ctx)
         starts.append(ctx.index(f"born in {city}") + len("born in "))
         answers.append(city)
-    reader = new_reader(ReaderConfig(max_length=64, batch_size=8, epochs=3, lr=1e-4, warmup=0.1))
+    reader = new_reader(ReaderConfig(max_length=64, doc_stride=16, batch_size=4, epochs=4, lr=1e-4, warmup=0.1))
     info = fine_tune(reader, qs, ctxs, starts, answers)
     assert info["loss_last_20"] < info["loss_first_20"] / 2
     # names and cities never seen in training

@@ -13,7 +13,7 @@ without a separate passage ranker).
 It is fine-tuned on SQuAD v1.1 dev questions of the TRAIN articles of `split_articles(seed)` only — no
 validation or test article's question is ever seen — for `epochs` over a seeded random subset of at most
 `max_questions` questions (CPU budget). Windows without the answer learn to point at [CLS]. The fine-tuned
-reader is cached under <cache>/readers/<key>/, the key hashing this file's code, the training question ids and
+reader is cached under <cache>/readers/<key>/, the key hashing the training code, the training question ids and
 the settings, so 5.1.1, 5.1.2 and 5.2.2 train it once and reuse it; the folder is written whole (temp + rename).
 """
 
@@ -263,7 +263,13 @@ def training_questions(cfg: ReaderConfig):
 
 
 def cache_key(cfg: ReaderConfig, qids: Sequence[str]) -> str:
-    digest = hashlib.sha256(Path(__file__).read_bytes())
+    """Hash of the training code (the functions that decide the weights, not the whole file: editing the
+    inference code must not retrain), the settings and the training question ids."""
+    import inspect
+
+    code = "".join(inspect.getsource(f) for f in (SpanReader, windows, answer_positions, collate, new_reader,
+                                                  fine_tune, training_questions))
+    digest = hashlib.sha256(code.encode())
     digest.update(json.dumps(asdict(cfg), sort_keys=True).encode())
     digest.update("\n".join(qids).encode())
     return digest.hexdigest()[:16]
@@ -318,3 +324,25 @@ def evaluate_reader(reader: Reader, questions, passage_lists: Sequence[Sequence[
     spans = reader.read_many([q.question for q in questions], passage_lists)
     predictions = [s[0].text if s else "" for s in spans]
     return {**squad_scores(predictions, [q.answers for q in questions]), "predictions": predictions}
+
+
+def save_reader(reader: Reader, folder: Path) -> None:
+    """The span reader's weights + settings into `folder` (a run's model folder), each file written atomically."""
+    from safetensors.torch import save_file
+
+    from .. import io
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.contiguous() for k, v in reader.model.state_dict().items()}
+    io.write_with(folder / "reader.safetensors", lambda tmp: save_file(state, tmp), suffix=".safetensors")
+    io.write_json(folder / "reader.json", {"config": asdict(reader.cfg), "info": reader.info})
+
+
+def reader_from_folder(folder: Path) -> Reader:
+    from safetensors.torch import load_file
+
+    meta = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
+    reader = new_reader(ReaderConfig(**meta["config"]))
+    reader.model.load_state_dict(load_file(folder / "reader.safetensors"))
+    reader.info = meta["info"]
+    return reader
