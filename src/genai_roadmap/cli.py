@@ -159,6 +159,54 @@ def sample(
 
 
 @app.command()
+def chat(
+    project: str = typer.Argument("5.1.2", help="A chat project: 5.1.2 (grounded chat) or 5.2.1 (support bot).",
+                                  metavar="ID|SLUG"),
+    run_dir: Path | None = typer.Option(None, "--run", help="The run folder whose bot to use (default: latest)."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="The project's sample settings."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Runs folder to look in (default ./runs)."),
+) -> None:
+    """Talk to a trained chatbot, one message per line (the conversation is remembered); an empty line or Ctrl-D
+    ends it."""
+    from .trained import load, render
+
+    trained = load(project, run=run_dir, runs_dir=out_dir)
+    err.print(f"using {trained.describe()}; an empty line ends the chat", highlight=False)
+    while True:
+        try:
+            line = input("you> ").strip() if sys.stdin.isatty() else sys.stdin.readline()
+        except EOFError:
+            break
+        if not line or not line.strip():
+            break
+        try:
+            for result in trained.run([line.strip()], list(set_)):
+                out.print(render(result), markup=False, highlight=False, soft_wrap=True)
+        except UserError as exc:  # a bad message ends nothing: say why and go on
+            err.print(f"error: {exc}", highlight=False)
+
+
+@app.command()
+def ask(
+    question: list[str] = typer.Argument(..., help="The question (quotes optional)."),
+    run_dir: Path | None = typer.Option(None, "--run", help="A 5.2.2 run folder (default: the latest)."),
+    short: bool = typer.Option(False, "--short", help="Only the extractive short answer (no generation)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Runs folder to look in (default ./runs)."),
+) -> None:
+    """Answer a question from the index and models of the latest open-domain QA run (5.2.2)."""
+    from .trained import load
+
+    trained = load("5.2.2", run=run_dir, runs_dir=out_dir)
+    result = trained.run([" ".join(question)], {"generate": not short})[0]
+    out.print(f"answer: {result['answer']}", markup=False, highlight=False)
+    if result["detailed"]:
+        out.print(result["detailed"], markup=False, highlight=False, soft_wrap=True)
+    for source in result["sources"]:
+        out.print(f"  {source}", markup=False, highlight=False)
+    err.print("ms per stage: " + ", ".join(f"{k} {v}" for k, v in result["ms"].items()), highlight=False)
+
+
+@app.command()
 def results(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder (default ./runs)."),
             markdown: Path | None = typer.Option(None, "--markdown", metavar="FILE",
                                                  help="Write RESULTS.md here (default: in the runs folder).")) -> None:
