@@ -20,6 +20,8 @@ data_app = typer.Typer(no_args_is_help=True, help="Datasets: where they are, che
 app.add_typer(data_app, name="data")
 serve_app = typer.Typer(no_args_is_help=True, help="HTTP services for trained models.")
 app.add_typer(serve_app, name="serve")
+index_app = typer.Typer(no_args_is_help=True, help="Retrieval indexes of your own documents (BM25 + dense).")
+app.add_typer(index_app, name="index")
 # Piped output (CI logs, files) gets a wide console instead of rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -154,6 +156,54 @@ def sample(
     err.print(f"using {trained.describe()}", highlight=False)
     for result in trained.run(texts, settings, to):
         out.print(render(result), markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def chat(
+    project: str = typer.Argument("5.1.2", help="A chat project: 5.1.2 (grounded chat) or 5.2.1 (support bot).",
+                                  metavar="ID|SLUG"),
+    run_dir: Path | None = typer.Option(None, "--run", help="The run folder whose bot to use (default: latest)."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="The project's sample settings."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Runs folder to look in (default ./runs)."),
+) -> None:
+    """Talk to a trained chatbot, one message per line (the conversation is remembered); an empty line or Ctrl-D
+    ends it."""
+    from .trained import load, render
+
+    trained = load(project, run=run_dir, runs_dir=out_dir)
+    err.print(f"using {trained.describe()}; an empty line ends the chat", highlight=False)
+    while True:
+        try:
+            line = input("you> ").strip() if sys.stdin.isatty() else sys.stdin.readline()
+        except EOFError:
+            break
+        if not line or not line.strip():
+            break
+        try:
+            for result in trained.run([line.strip()], list(set_)):
+                out.print(render(result), markup=False, highlight=False, soft_wrap=True)
+        except UserError as exc:  # a bad message ends nothing: say why and go on
+            err.print(f"error: {exc}", highlight=False)
+
+
+@app.command()
+def ask(
+    question: list[str] = typer.Argument(..., help="The question (quotes optional)."),
+    run_dir: Path | None = typer.Option(None, "--run", help="A 5.2.2 run folder (default: the latest)."),
+    short: bool = typer.Option(False, "--short", help="Only the extractive short answer (no generation)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Runs folder to look in (default ./runs)."),
+) -> None:
+    """Answer a question from the index and models of the latest open-domain QA run (5.2.2)."""
+    from .trained import load
+
+    trained = load("5.2.2", run=run_dir, runs_dir=out_dir)
+    result = trained.run([" ".join(question)], {"generate": not short})[0]
+    out.print(f"answer: {result['answer']}", markup=False, highlight=False)
+    if result["detailed"]:
+        out.print(result["detailed"], markup=False, highlight=False, soft_wrap=True)
+    for source in result["sources"]:
+        out.print(f"  {source}", markup=False, highlight=False)
+    err.print("ms per stage: " + ", ".join(f"{k} {v}" for k, v in result["ms"].items()), highlight=False)
 
 
 @app.command()
@@ -322,6 +372,60 @@ def predict(
 
     for line in predict_files(files, url, model):
         out.print(line, markup=False, highlight=False)
+
+
+@index_app.command("build")
+def index_build(
+    docs: Path = typer.Argument(..., metavar="DIR", help="Folder of .txt / .md / .jsonl documents (recursively)."),
+    index_out: Path | None = typer.Option(None, "--out", metavar="INDEX",
+                                          help="Index folder (default DIR/.roadmap_index)."),
+    encoder: str = typer.Option("sentence-transformers/all-MiniLM-L6-v2", help="Bi-encoder by hub name "
+                                "(e.g. facebook/dpr-question_encoder-single-nq-base when online)."),
+    no_dense: bool = typer.Option(False, "--no-dense", help="BM25 only: no embedding (fast on any corpus)."),
+) -> None:
+    """Cut the documents into ~100-word passages and build a BM25 + dense index (manifest written last)."""
+    from .retrieval.corpus import corpus_from_folder
+    from .retrieval.index import build_index, default_index_path
+
+    corpus = corpus_from_folder(docs)
+    target = index_out or default_index_path(docs)
+    say = lambda line: err.print(line, markup=False, highlight=False)  # noqa: E731
+    say(f"{len(corpus):,} passages from {corpus.notes['files']} files"
+        + (f" ({corpus.notes['skipped_files']} other files skipped)" if corpus.notes["skipped_files"] else ""))
+    manifest = build_index(corpus, target, None if no_dense else encoder, say=say)
+    out.print(f"index of {manifest['passages']:,} passages written to {target} "
+              f"({', '.join(f'{k} {v}' for k, v in manifest['times'].items())})", markup=False, highlight=False)
+
+
+@index_app.command("search")
+def index_search(
+    index_path: Path = typer.Argument(..., metavar="INDEX", help="An index folder made by `roadmap index build`."),
+    question: str = typer.Argument(..., help="What to look for."),
+    k: int = typer.Option(5, "-k", min=1, max=100, help="How many passages to show."),
+    kind: str = typer.Option("hybrid", help="Retriever: bm25, dense or hybrid (reciprocal-rank fusion; bm25 when "
+                             "the index has no dense vectors)."),
+) -> None:
+    """Print the top passages of an index for a question."""
+    from .retrieval.index import open_index
+    from .retrieval.retrievers import check_question
+
+    question = check_question(question)
+    index = open_index(index_path)
+    if kind == "hybrid" and not index.manifest.get("dense"):
+        kind = "bm25"
+    for hit in index.retriever(kind).retrieve(question, k):
+        out.print(f"[{hit.rank}] {hit.score:.3f}  {hit.title} ({hit.id})\n    {hit.text[:300]}", markup=False,
+                  highlight=False)
+
+
+@index_app.command("info")
+def index_info(index_path: Path = typer.Argument(..., metavar="INDEX", help="An index folder.")) -> None:
+    """What an index holds: passages, encoder, build times; says so if it is half-built."""
+    from .retrieval.index import open_index
+
+    m = open_index(index_path).manifest
+    out.print(f"{m['passages']:,} passages of {m['corpus']}, dense: {(m['dense'] or {}).get('encoder', 'none')}, "
+              f"built {m['built_at']}, times {m['times']}", markup=False, highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,1 @@
+"""Phase 5: retrieval-augmented generation (retrieval, readers, generators, chatbots)."""

@@ -1,0 +1,467 @@
+"""5.1.1 rag-qa — BM25 vs dense vs hybrid retrieval on SQuAD-open, then answers from the retrieved passages.
+
+Roadmap: "Build a Q&A system using a dense retrieval model (e.g., DPR) to retrieve documents from Wikipedia and
+generate accurate answers using GPT."
+
+What it does: the corpus is SQuAD-open over Wikipedia (genai_roadmap.retrieval.corpus): the 2,067 SQuAD v1.1 dev
+paragraphs + Wikipedia paragraphs as distractors, cut into ~100-word passages (DPR protocol), duplicates of SQuAD
+paragraphs dropped so the gold passage is unique. Every one of the 10,570 dev questions is searched by
+- BM25, written out in retrieval.bm25 (its ranking checked against bm25s in the same run, times side by side),
+- a dense bi-encoder (all-MiniLM-L6-v2 offline; DPR by name with --set encoder=... online) over FAISS flat
+  (or HNSW, or Milvus with --set store=milvus [milvus_uri=http://host:19530]),
+- hybrid: reciprocal-rank fusion of both (no tuning), and a weighted-score fusion whose weight is chosen on the
+  validation articles' questions (retrieval.squad.split_articles) and scored on the test articles' questions,
+and scored by top-k answer recall (DPR protocol), recall@k of the gold passage and MRR (metrics.qa). Milvus's
+own BM25 full-text search is run on a seeded sample of questions as a second sparse backend. The lexical
+overlap of each question with its gold passage explains who wins. The run saves its index (run_dir/index), so
+`roadmap sample 5.1.1 "question"` retrieves from it.
+
+End to end (reader EM/F1 and generator EM/F1 with citations on the held-out articles): see `answer_from_passages`
+below — the hook that takes the retrieved passages; it runs once retrieval/reader.py and generator.py (ragapps)
+are in the package.
+
+Cpu preset: a seeded 10% of the distractor articles (520 of 5,197 Wikipedia articles; 6,631 passages in all,
+3,526 of them SQuAD's), because embedding all 33,700 passages with MiniLM takes ~20 min on 2 quiet cores
+(~28 passages/s) and was running at ~2 passages/s on the shared machine of this build; the full preset
+indexes them all (distractor_fraction=1.0). Result: see RESULTS.md / the run's report.md.
+                                                                             roadmap run 5.1.1
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...config import param
+from ...errors import UserError
+from ...metrics.qa import PROTOCOLS, answer_hits, gold_hits, mrr, normalized_passage, recall_at
+from ...retrieval.bm25 import BM25, top_k
+from ...retrieval.corpus import Corpus, squad_open_corpus
+from ...retrieval.hybrid import choose_alpha, rrf_fuse, weighted_fuse
+from ...retrieval.squad import Question, load_squad_dev, split_articles
+from ...runs import RunContext
+from ...viz.plots import new_figure, save
+from ...viz.tabular import Report
+
+RETRIEVERS = ("bm25", "dense", "hybrid_rrf")
+
+
+@dataclass
+class Config:
+    distractor_fraction: float = param(0.1, "share of the Wikipedia distractor articles indexed (seeded, whole "
+                                             "articles; 1.0 = all 5,197)", min=0.0, max=1.0)
+    distractor_seed: int = param(0, "seed of the distractor subset (fixed apart from --seed, so the embedding "
+                                    "cache is reused across runs)", min=0)
+    squad_articles: int = param(0, "index only this many SQuAD articles (seeded) and ask their questions "
+                                   "(0 = all 48)", min=0, max=48)
+    max_questions: int = param(0, "score a seeded random sample of this many questions (0 = all)", min=0)
+    encoder: str = param("sentence-transformers/all-MiniLM-L6-v2", "bi-encoder by hub name (DPR: "
+                         "facebook/dpr-question_encoder-single-nq-base, online)")
+    store: str = param("faiss-flat", "vector store of the dense retriever",
+                       choices=("faiss-flat", "faiss-hnsw", "milvus"))
+    milvus_uri: str = param("", "Milvus server URI for store=milvus (empty: a milvus-lite file in the run folder)")
+    k1: float = param(1.5, "BM25 term-frequency saturation", gt=0)
+    b: float = param(0.75, "BM25 length normalisation", min=0, max=1)
+    depth: int = param(100, "candidates per retriever (and the largest k scored)", min=20, max=1000)
+    test_fraction: float = param(0.25, "share of SQuAD articles held out as test (split_articles)", min=0.05,
+                                 max=0.5)
+    val_fraction: float = param(0.125, "share of SQuAD articles for choices (fusion weight)", min=0.0, max=0.4)
+    milvus_bm25_questions: int = param(500, "questions (seeded sample) also searched with Milvus's BM25 "
+                                             "full-text search (0 = skip)", min=0)
+    save_index: bool = param(True, "save the index in the run folder (for `roadmap sample 5.1.1`)")
+    e2e_questions: int = param(300, "test-article questions answered end to end by the reader (0 = skip)", min=0)
+    reader_k: int = param(5, "hybrid passages the reader reads per question", min=1, max=100)
+    reader_questions: int = param(800, "training questions of the reader (train articles only; cached, shared "
+                                       "with 5.1.2 / 5.2.2)", min=16)
+    generator: str = param("HuggingFaceTB/SmolLM2-135M-Instruct", "generator by hub name (causal LM or T5)")
+    generator_questions: int = param(30, "of the reader's questions, answered by the generator too", min=0)
+    generator_k: int = param(3, "passages in the generator's prompt", min=1, max=10)
+
+
+PRESETS = {"smoke": {"distractor_fraction": 0.004, "squad_articles": 1, "max_questions": 150, "depth": 20,
+                     "milvus_bm25_questions": 0, "val_fraction": 0.0, "e2e_questions": 0},
+           "cpu": {}, "full": {"distractor_fraction": 1.0, "e2e_questions": 2000, "generator_questions": 300}}
+KS = (1, 5, 20, 100)
+
+
+def dataset_of(cfg: Config) -> str:
+    return "squad_v1.1_dev+wikipedia_passages"
+
+
+class RetrievedHits:
+    """Rows of (indices, scores) as Hit lists, the form the reader / generator hook takes."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        from ...retrieval.retrievers import Hit
+
+        self.corpus, self.hit = corpus, Hit
+
+    def of(self, idx: np.ndarray, scores: np.ndarray) -> list:
+        c = self.corpus
+        return [self.hit(r + 1, int(i), c.ids[i], c.titles[i], c.texts[i], float(s), c.sources[i])
+                for r, (i, s) in enumerate(zip(idx, scores, strict=True)) if i >= 0]
+
+
+def gold_passages(corpus: Corpus, questions: list[Question]) -> list[set[int]]:
+    """For each question the passage(s) of its SQuAD paragraph that hold a gold answer's character offset."""
+    pieces: dict[str, list[tuple[int, int, int]]] = {}
+    for i, (parent, start, text) in enumerate(zip(corpus.parents, corpus.starts, corpus.texts, strict=True)):
+        pieces.setdefault(parent, []).append((i, start, start + len(text)))
+    gold = []
+    for q in questions:
+        own = pieces.get(q.paragraph_id, [])
+        hit = {i for i, a, b in own for s in q.answer_starts if a <= s < b}
+        gold.append(hit or {i for i, _, _ in own})
+    return gold
+
+
+def score(ranked: np.ndarray, norm_texts: list[str], questions: list[Question], gold: list[set[int]]) -> dict:
+    """Answer recall (DPR) and gold-passage recall at each k of KS, MRR, and the answer-recall curve."""
+    hits = answer_hits(ranked, norm_texts, [q.answers for q in questions])
+    ghits = gold_hits(ranked, gold)
+    curve = np.logical_or.accumulate(hits, axis=1).mean(axis=0)  # answer recall at k = 1..depth
+    out = {f"top{k}": v for k, v in recall_at(hits, KS).items()}
+    out.update({f"gold_recall@{k}": v for k, v in recall_at(ghits, KS).items()})
+    out["mrr"] = mrr(ghits)
+    return {"metrics": out, "curve": curve.tolist(), "hits": hits}
+
+
+def lexical_overlap(bm25: BM25, corpus: Corpus, questions: list[Question], gold: list[set[int]]) -> np.ndarray:
+    """Share of a question's BM25 terms (stemmed, no stop words) found in its gold passage."""
+    out = np.zeros(len(questions))
+    for n, (q, g) in enumerate(zip(questions, gold, strict=True)):
+        terms = set(bm25.analyzer(q.question))
+        passage = set().union(*(bm25.analyzer(corpus.texts[i]) for i in g)) if g else set()
+        out[n] = len(terms & passage) / len(terms) if terms else 0.0
+    return out
+
+
+def why(winner: str, by_overlap: pd.DataFrame) -> str:
+    """The explanation, from the numbers: where each retriever wins by lexical overlap."""
+    high, low = by_overlap.iloc[-1], by_overlap.iloc[0]
+    text = (f"Questions sharing > 2/3 of their terms with the gold passage ({int(high['questions'])}): BM25 "
+            f"{high['bm25']:.3f} vs dense {high['dense']:.3f}; sharing < 1/3 ({int(low['questions'])}): BM25 "
+            f"{low['bm25']:.3f} vs dense {low['dense']:.3f}. SQuAD's questions were written by annotators looking at "
+            "the paragraph, so most copy its rare words, which is what BM25 matches; the dense encoder wins where "
+            "the question paraphrases. ")
+    if winner == "BM25":
+        return text + ("As in DPR (Karpukhin et al. 2020, Table 2), BM25 beats the dense retriever on SQuAD, while "
+                       "dense retrieval wins on Natural Questions (78.4 vs 59.1 top-20), whose questions were "
+                       "written without seeing the passage.")
+    return text + ("Unlike DPR's SQuAD result (Karpukhin et al. 2020, Table 2: BM25 ahead there), the dense "
+                   "encoder leads here: all-MiniLM-L6-v2 was trained on a billion sentence pairs, and this corpus "
+                   "is far smaller than Wikipedia's 21M passages, so fewer lexical near-misses compete.")
+
+
+def bm25s_beside(bm25: BM25, doc_tokens: list[list[str]], query_tokens: list[list[str]], ours_idx: np.ndarray,
+                 k: int, our_index_s: float, our_query_s: float) -> dict:
+    """bm25s on the same tokens and k1/b: index and query time ratios, and top-10 agreement with ours."""
+    import bm25s
+
+    start = time.perf_counter()
+    ref = bm25s.BM25(k1=bm25.k1, b=bm25.b, method="lucene")
+    ref.index(doc_tokens, show_progress=False)
+    index_s = time.perf_counter() - start
+    known = [[t for t in q if t in bm25.vocab] or [next(iter(bm25.vocab))] for q in query_tokens]
+    start = time.perf_counter()
+    res = ref.retrieve(known, k=k, show_progress=False, return_as="tuple")
+    query_s = time.perf_counter() - start
+    theirs, their_scores = np.asarray(res.documents), np.asarray(res.scores)
+    usable = np.array([any(t in bm25.vocab for t in q) for q in query_tokens])
+    ours_scores = bm25.scores_tokens([q for q, u in zip(query_tokens, usable, strict=True) if u])
+    ours_top = top_k(ours_scores, 10)[1]
+    # bm25s leaves out the constant (k1 + 1): equal rankings have equal score sequences after scaling; the
+    # passage ids can differ only among passages with tied scores
+    same_scores = np.isclose(ours_top, their_scores[usable, :10] * (bm25.k1 + 1), rtol=1e-4, atol=1e-4).all(axis=1)
+    same_ids = float((ours_idx[usable, :10] == theirs[usable, :10]).mean())
+    return {"bm25s_index_s": round(index_s, 3), "bm25s_query_s": round(query_s, 3),
+            "bm25_index_time_ratio_ours_to_bm25s": round(our_index_s / index_s, 2),
+            "bm25_query_time_ratio_ours_to_bm25s": round(our_query_s / query_s, 2),
+            "bm25_top10_same_scores_as_bm25s": float(same_scores.mean()),
+            "bm25_top10_same_ids_as_bm25s": same_ids, "bm25s_compared_queries": int(usable.sum())}
+
+
+def dense_store(cfg: Config, dim: int, run_dir: Path):
+    from ...retrieval.stores import FaissStore, MilvusStore
+
+    if cfg.store == "milvus":
+        uri = cfg.milvus_uri or str(run_dir / "milvus.db")
+        return MilvusStore(uri, dim, collection="rag_qa", index="FLAT", overwrite=True)
+    return FaissStore(dim, "hnsw" if cfg.store == "faiss-hnsw" else "flat")
+
+
+def milvus_bm25_sample(cfg: Config, corpus: Corpus, questions: list[Question], norm_texts, gold, run_dir: Path,
+                       ours: np.ndarray, seed: int) -> dict:
+    """Milvus full-text BM25 (milvus-lite, standard analyzer, no stemming) vs ours on a seeded sample."""
+    from ...retrieval.stores import MilvusBM25
+
+    pick = np.sort(np.random.default_rng(seed).choice(len(questions), min(cfg.milvus_bm25_questions,
+                                                                          len(questions)), replace=False))
+    sample = [questions[i] for i in pick]
+    start = time.perf_counter()
+    store = MilvusBM25(cfg.milvus_uri or str(run_dir / "milvus.db"), "rag_qa_bm25", overwrite=True, k1=cfg.k1,
+                       b=cfg.b)
+    store.add(corpus.texts)
+    index_s = time.perf_counter() - start
+    start = time.perf_counter()
+    idx, _ = store.search([q.question for q in sample], cfg.depth)
+    query_s = time.perf_counter() - start
+    store.close()
+    theirs = score(idx, norm_texts, sample, [gold[i] for i in pick])["metrics"]
+    mine = score(ours[pick], norm_texts, sample, [gold[i] for i in pick])["metrics"]
+    return {"milvus_bm25_questions": len(sample), "milvus_bm25_index_s": round(index_s, 2),
+            "milvus_bm25_query_ms": round(1000 * query_s / len(sample), 2),
+            **{f"milvus_bm25_{k}": theirs[k] for k in ("top1", "top5", "top20", "top100")},
+            **{f"ours_bm25_same_sample_{k}": mine[k] for k in ("top1", "top5", "top20", "top100")}}
+
+
+# ---- END-TO-END HOOK: retrieved passages -> reader / generator answers ------------------------------------------
+def answer_from_passages(questions: list[Question], passages: list[list], cfg: Config, ctx: RunContext) -> dict:
+    """SQuAD EM/F1 of answers read (extractive reader) and generated (SmolLM2 with citations) from each held-out
+    question's retrieved passages (`passages[i]`: Hit list, best first). The reader and generator are
+    retrieval/reader.py and retrieval/generator.py (ragapps); the reader is fine-tuned on the train articles'
+    questions only (cached, shared with 5.1.2 / 5.2.2)."""
+    from ...metrics.qa import exact_match, f1, has_answer, squad_scores
+    from ...retrieval.generator import Generator, Passage
+    from ...retrieval.reader import ReaderConfig, load_reader
+
+    if not cfg.e2e_questions or not questions:
+        return {}
+    rng = np.random.default_rng(ctx.seed)
+    pick = np.sort(rng.choice(len(questions), min(cfg.e2e_questions, len(questions)), replace=False))
+    qs, hits = [questions[i] for i in pick], [passages[i][:cfg.reader_k] for i in pick]
+    reader = load_reader(ReaderConfig(max_questions=cfg.reader_questions, seed=ctx.seed), say=ctx.say)
+    start = time.perf_counter()
+    spans = reader.read_many([q.question for q in qs], [[h.text for h in hs] for hs in hits])
+    read_s = time.perf_counter() - start
+    read = squad_scores([sp[0].text if sp else "" for sp in spans], [q.answers for q in qs])
+    out = {"reader_em": read["em"], "reader_f1": read["f1"], "reader_questions_scored": read["n"],
+           "reader_passages": cfg.reader_k, "reader_s_per_question": round(read_s / max(len(qs), 1), 3),
+           "reader_protocol": f"SQuAD v1.1 EM/F1 (percent) of the best span over the hybrid-RRF top-{cfg.reader_k} "
+                              f"passages, {len(qs)} seeded questions of the test articles",
+           "reader_training": {k: v for k, v in (reader.info or {}).items() if k in ("train_questions", "cache_hit",
+                                                                                   "protocol")}}
+    ctx.say(f"reader: EM {read['em']:.1f} F1 {read['f1']:.1f} on {read['n']} held-out questions")
+    if cfg.generator_questions:
+        gen = Generator(cfg.generator, max_new_tokens=48, seed=ctx.seed)
+        preds, cited, grounded = [], 0, 0
+        start = time.perf_counter()
+        for q, hs in list(zip(qs, hits, strict=True))[:cfg.generator_questions]:
+            ps = [Passage(h.title, h.text, h.id) for h in hs[:cfg.generator_k]]
+            ans = gen.answer(q.question, ps)
+            preds.append(ans.text)
+            cited += bool(ans.citations)
+            grounded += any(has_answer(normalized_passage(ps[c - 1].text), q.answers) for c in ans.citations)
+        n = len(preds)
+        scores = squad_scores(preds, [q.answers for q in qs[:n]])
+        out.update(generator=cfg.generator, generator_em=scores["em"], generator_f1=scores["f1"],
+                   generator_questions_scored=n, generator_cites_rate=cited / n,
+                   generator_cites_answer_passage_rate=grounded / n,
+                   generator_s_per_question=round((time.perf_counter() - start) / n, 2),
+                   generator_protocol=f"SQuAD v1.1 EM/F1 (percent) of the generated answer with citation marks "
+                                      f"removed, top-{cfg.generator_k} passages in the prompt, first {n} of the "
+                                      "reader's questions")
+        # a generated sentence is longer than a SQuAD span: token F1 rewards it partly, EM rarely
+        out["generator_examples"] = [{"question": q.question, "gold": q.answers[0], "answer": p,
+                                      "em": exact_match(p, q.answers), "f1": round(f1(p, q.answers), 3)}
+                                     for q, p in list(zip(qs, preds, strict=True))[:5]]
+        ctx.say(f"generator: EM {scores['em']:.1f} F1 {scores['f1']:.1f} on {n} questions, cites {cited}/{n}")
+    return out
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def run(cfg: Config, ctx: RunContext) -> dict:
+    from ...retrieval.dense import load_encoder, passage_embeddings, query_embeddings
+
+    squad = load_squad_dev()
+    articles = None
+    if cfg.squad_articles:
+        rng = np.random.default_rng(ctx.seed)
+        articles = sorted(rng.choice(squad.articles, cfg.squad_articles, replace=False).tolist())
+    corpus = squad_open_corpus(cfg.distractor_fraction, cfg.distractor_seed, articles=articles)
+    questions = squad.questions_of(articles) if articles else list(squad.questions)
+    if cfg.max_questions and cfg.max_questions < len(questions):
+        keep = np.sort(np.random.default_rng(ctx.seed).choice(len(questions), cfg.max_questions, replace=False))
+        questions = [questions[i] for i in keep]
+    if not questions:
+        raise UserError("no questions to score")
+    ctx.say(f"{corpus.name}: {len(corpus):,} passages ({corpus.notes}); {len(questions):,} questions")
+    gold = gold_passages(corpus, questions)
+    norm_texts = [normalized_passage(t) for t in corpus.texts]
+    texts_q = [q.question for q in questions]
+    times: dict[str, float] = {}
+
+    # --- BM25 (ours), bm25s beside it ---
+    bm25 = BM25(cfg.k1, cfg.b)
+    bm25.analyzer("warm up")
+    start = time.perf_counter()
+    doc_tokens = [bm25.analyzer(t) for t in corpus.texts]
+    query_tokens = [bm25.analyzer(q) for q in texts_q]
+    times["bm25_tokenise_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    bm25.fit_tokens(doc_tokens)
+    times["bm25_index_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    sparse = bm25.search_tokens(query_tokens, cfg.depth)
+    times["bm25_query_s"] = time.perf_counter() - start
+    ctx.say(f"BM25: index {times['bm25_index_s']:.2f} s, {len(questions):,} queries {times['bm25_query_s']:.2f} s")
+    versus = bm25s_beside(bm25, doc_tokens, query_tokens, sparse[0], cfg.depth, times["bm25_index_s"],
+                          times["bm25_query_s"])
+    ctx.say(f"bm25s: {versus}")
+
+    # --- dense ---
+    encoder = load_encoder(cfg.encoder)
+    vectors, embed_info = passage_embeddings(encoder, corpus, progress=not ctx.quiet, say=ctx.say)
+    qvec, query_info = query_embeddings(encoder, texts_q)
+    embed_info.update(query_info)
+    store = dense_store(cfg, encoder.dim, ctx.dir)
+    start = time.perf_counter()
+    store.add(vectors)
+    times["dense_store_add_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    dense = store.search(qvec, cfg.depth)
+    times["dense_search_s"] = time.perf_counter() - start
+    ctx.say(f"dense ({cfg.encoder}, {cfg.store}): searched in {times['dense_search_s']:.2f} s; embeddings "
+            f"{embed_info}")
+
+    # --- hybrid ---
+    start = time.perf_counter()
+    rrf = rrf_fuse([sparse[0], dense[0]], cfg.depth)
+    times["rrf_fuse_s"] = time.perf_counter() - start
+    rankings = {"bm25": sparse[0], "dense": dense[0], "hybrid_rrf": rrf[0]}
+    results = {name: score(r, norm_texts, questions, gold) for name, r in rankings.items()}
+
+    # weighted fusion: alpha chosen on the validation articles' questions, scored on the test articles' ones
+    split = split_articles(ctx.seed, cfg.test_fraction, cfg.val_fraction)
+    val = np.array([q.article in split.val for q in questions])
+    test = np.array([q.article in split.test for q in questions])
+    alpha, alpha_table = 0.5, {}
+    if val.any():
+        val_q = [q for q, v in zip(questions, val, strict=True) if v]
+
+        def val_recall20(idx):
+            return score(idx, norm_texts, val_q, [g for g, v in zip(gold, val, strict=True) if v])["metrics"]["top20"]
+
+        alpha, alpha_table = choose_alpha((sparse[0][val], sparse[1][val]), (dense[0][val], dense[1][val]),
+                                          val_recall20, k=cfg.depth)
+    weighted = weighted_fuse(sparse, dense, alpha, cfg.depth)[0]
+    test_q = [q for q, t in zip(questions, test, strict=True) if t]
+    test_gold = [g for g, t in zip(gold, test, strict=True) if t]
+    test_table = {name: score(r[test], norm_texts, test_q, test_gold)["metrics"] for name, r in
+                  {**rankings, "hybrid_weighted": weighted}.items()} if test.any() else {}
+
+    # --- who wins, and why: lexical overlap of question and gold passage ---
+    overlap = lexical_overlap(bm25, corpus, questions, gold)
+    bins = pd.cut(overlap, [-0.01, 1 / 3, 2 / 3, 1.0], labels=["low (<1/3)", "mid", "high (>2/3)"])
+    by_overlap = pd.DataFrame({name: pd.Series(results[name]["hits"][:, :20].any(axis=1)).groupby(
+        bins, observed=False).mean() for name in RETRIEVERS})
+    by_overlap["questions"] = pd.Series(bins).value_counts().reindex(by_overlap.index)
+    by_overlap.index = by_overlap.index.astype(str)
+
+    extra = {}
+    if cfg.milvus_bm25_questions:
+        extra = milvus_bm25_sample(cfg, corpus, questions, norm_texts, gold, ctx.dir, sparse[0], ctx.seed)
+        ctx.say(f"Milvus BM25 on {extra['milvus_bm25_questions']} questions: top-20 "
+                f"{extra['milvus_bm25_top20']:.3f} (ours {extra['ours_bm25_same_sample_top20']:.3f})")
+
+    test_hits = [RetrievedHits(corpus).of(row, val) for row, val in zip(rrf[0][test], rrf[1][test], strict=True)]
+    e2e = answer_from_passages(test_q, test_hits, cfg, ctx)
+    if cfg.save_index:
+        from ...retrieval.index import build_index
+
+        build_index(corpus, ctx.dir / "index", cfg.encoder, cfg.k1, cfg.b, progress=False, say=ctx.say)
+
+    # --- table, plots, report ---
+    table = pd.DataFrame({name: results[name]["metrics"] for name in RETRIEVERS}).T
+    best_single = max(table.loc["bm25", "top20"], table.loc["dense", "top20"])
+    gain = float(table.loc["hybrid_rrf", "top20"] - best_single)
+    winner = "BM25" if table.loc["bm25", "top20"] >= table.loc["dense", "top20"] else "dense"
+    ctx.say(table[[f"top{k}" for k in KS]].to_string(float_format=lambda v: f"{v:.3f}"))
+
+    fig, ax = new_figure(size=(6.4, 4.2))
+    ks = np.arange(1, cfg.depth + 1)
+    for name in RETRIEVERS:
+        ax.plot(ks, results[name]["curve"], label=name)
+    ax.set(xscale="log", xlabel="k (passages retrieved)", ylabel="top-k answer recall (DPR protocol)",
+           title=f"SQuAD-open, {len(questions):,} questions, {len(corpus):,} passages")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    save(fig, ctx.plots / "topk_answer_recall.png")
+    fig, ax = new_figure(size=(6.0, 3.8))
+    by_overlap[list(RETRIEVERS)].plot.bar(ax=ax, rot=0)
+    ax.set(xlabel="share of question terms found in the gold passage", ylabel="top-20 answer recall",
+           title="lexical overlap decides: BM25 gains most where questions copy the passage")
+    save(fig, ctx.plots / "recall_by_overlap.png")
+
+    report = Report("5.1.1 RAG Q&A — retrieval on SQuAD-open")
+    n = corpus.notes
+    report.text(f"Corpus: {len(corpus):,} passages of ~100 words — {n['squad_passages']:,} from "
+                f"{n['squad_paragraphs']:,} SQuAD paragraphs, the rest from Wikipedia distractor articles "
+                f"(fraction {n.get('distractor_fraction', 1.0)}, seed {n.get('distractor_seed', '-')}; "
+                f"{n['wikipedia_duplicates_of_squad_dropped']} duplicates of SQuAD paragraphs dropped). "
+                f"Questions: {len(questions):,} SQuAD v1.1 dev questions.")
+    report.heading("Top-k answer recall (all questions)").table(table, ".4f").image(
+        ctx.plots / "topk_answer_recall.png")
+    report.bullets([f"{k}: {v}" for k, v in PROTOCOLS.items()])
+    report.text(f"{winner} wins among single retrievers at top-20; hybrid RRF gains {100 * gain:+.1f} points over "
+                "the best single retriever. " + why(winner, by_overlap))
+    report.heading("By lexical overlap with the gold passage (top-20)").table(by_overlap, ".3f").image(
+        ctx.plots / "recall_by_overlap.png")
+    if test_table:
+        report.heading(f"Test articles only ({split.describe()})").text(
+            f"Weighted fusion alpha={alpha} (dense weight) chosen on the validation articles' questions "
+            f"(top-20 answer recall by alpha: {alpha_table}).").table(pd.DataFrame(test_table).T, ".4f")
+    report.heading("BM25 written here vs bm25s (same tokens, k1, b)").text(str(versus))
+    if extra:
+        report.heading("Milvus BM25 full-text search (sample)").text(str(extra))
+    report.heading("End to end on the test articles (reader / generator)").text(
+        str({k: v for k, v in e2e.items() if k != "generator_examples"}) if e2e else "Not run (e2e_questions=0).")
+    if e2e.get("generator_examples"):
+        report.table(pd.DataFrame(e2e["generator_examples"]), index=False)
+    report.write(ctx.dir)
+
+    metrics = {f"{name}_{key}": float(v) for name in RETRIEVERS for key, v in results[name]["metrics"].items()}
+    metrics.update(
+        hybrid_gain_top20=gain, winner_top20=winner, protocols=PROTOCOLS, n_questions=len(questions),
+        n_passages=len(corpus), corpus_notes=corpus.notes, corpus_fingerprint=corpus.fingerprint()[:16],
+        encoder=cfg.encoder, store=cfg.store, embedding=embed_info, weighted_alpha=alpha,
+        weighted_alpha_val_top20=alpha_table, split=split.describe(),
+        test_articles_table={k: {m: float(x) for m, x in v.items()} for k, v in test_table.items()},
+        recall_by_overlap=by_overlap.reset_index().astype({"index": str}).to_dict(orient="records"),
+        mean_question_overlap=float(overlap.mean()), **versus, **extra, **e2e,
+        times_s={k: round(v, 3) for k, v in times.items()},
+        bm25_queries_per_s=round(len(questions) / times["bm25_query_s"], 1),
+        dense_search_queries_per_s=round(len(questions) / times["dense_search_s"], 1))
+    return metrics
+
+
+def summarize(m: dict) -> str:
+    return (f"top-20 answer recall BM25 {m['bm25_top20']:.3f} / dense {m['dense_top20']:.3f} / hybrid "
+            f"{m['hybrid_rrf_top20']:.3f} ({m['n_questions']:,} q, {m['n_passages']:,} passages); "
+            f"hybrid gain {100 * m['hybrid_gain_top20']:+.1f} pts")
+
+
+# ---- `roadmap sample 5.1.1 "question"`: retrieve from the run's saved index ----------------------------------
+
+@dataclass
+class SampleOptions:
+    k: int = param(3, "passages shown per question", min=1, max=20)
+    retriever: str = param("hybrid", "which retriever answers", choices=("bm25", "dense", "hybrid"))
+
+
+def load_trained(run_dir: Path, cfg: Config):
+    from ...retrieval.index import open_index
+
+    return open_index(Path(run_dir) / "index")
+
+
+def sample(model, inputs: list[str], opts: SampleOptions, out_dir: Path) -> list[dict]:
+    if not inputs:
+        raise UserError("give a question to retrieve passages for, e.g. \"Who won Super Bowl 50?\"")
+    retriever = model.retriever(opts.retriever)
+    return [{"question": q, "passages": [{"rank": h.rank, "title": h.title, "id": h.id, "score": round(h.score, 4),
+                                          "text": h.text} for h in retriever.retrieve(q, opts.k)]} for q in inputs]
