@@ -17,6 +17,13 @@ nor seen), and a linear layer on [last forward state, last backward state, max o
 same split: TF-IDF (1-2-grams) + logistic regression, C chosen on the same validation reviews. report.md
 lists the test reviews the LSTM got most confidently wrong.
 
+Result: the cpu preset (22.5k + 2.5k / 25k reviews, BiLSTM 96 units per direction over 128-d embeddings, 4.0M
+parameters, reviews cut to 320 tokens, at most 3 epochs) was not measured yet: the 2-core machine it was built on
+ran eight training jobs at once (load 27), where one epoch would have taken ~30 min. From the smoke runs'
+throughput it should need 10-15 min on a quiet machine (an estimate). Smoke preset (1.7k training reviews cut to
+64 tokens): test accuracy 0.63 for the BiLSTM, 0.82 for TF-IDF + LR — an LSTM needs far more reviews than a bag
+of n-grams does.
+
     roadmap run 3.2.2                                 # cpu preset (target: test accuracy >= 86%)
     roadmap sample 3.2.2 "what a great film"          # -> {"label": "pos", "probability": ...}
     roadmap sample 3.2.2 --file reviews.txt           # one review per line
