@@ -16,7 +16,11 @@ latency; BLEU and chrF by sacreBLEU against one reference per pair (the headline
 sentence's references. Plots: loss and validation BLEU over training, cross-attention of the last decoder layer
 for test sentences, BLEU by sentence length; report.md has sample translations.
 
-Result (cpu preset, seed 0): see RESULTS.md / the run's metrics.json (filled in after the cpu run).
+Sizes: the cpu preset (6.5M parameters: d 256, 3 encoder + 2 decoder blocks, BPE 8000, 3600 updates of 64
+pairs, about 1.4 epochs of the 160k training pairs) is sized by arithmetic, not yet by a finished run: one update
+costs about 1.25 s of CPU time single-threaded (measured under heavy contention, 2026-12-02), so ~75 min of CPU;
+on a machine shared by many jobs set OMP_NUM_THREADS=1 — two torch threads spent 5.9 s of CPU per update there.
+Result (cpu preset, seed 0): pending — the first cpu run was still training when this was written.
                                                                              roadmap run 3.3.2
 Translate with the trained model:   roadmap sample 3.3.2 "I am cold." --set beam=4   (or --file sentences.txt)
 """
