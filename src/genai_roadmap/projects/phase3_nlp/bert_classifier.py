@@ -392,7 +392,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     train, val, test = load_splits(cfg, ctx.seed)
     positive, k = positive_class(train), len(train.classes)
     pos_name = train.classes[positive] if positive is not None else None
-    ctx.say(f"{train.source}: {len(train)} train / {len(val)} validation / {len(test)} test texts, classes "
+    ctx.say(f"{train.source} — {len(train)} train / {len(val)} validation / {len(test)} test texts, classes "
             f"{train.counts()}; model {cfg.model} ({cfg.pooling} pooling), max_length {cfg.max_length}")
     device = pick_device(cfg.device)
 
