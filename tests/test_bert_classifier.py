@@ -16,6 +16,8 @@ from genai_roadmap.errors import UserError
 from genai_roadmap.projects.phase3_nlp import bert_classifier as bc
 from genai_roadmap.runs import execute
 
+pytest.importorskip("transformers")  # the [nlp] extra
+
 
 def tiny_encoder(seed: int = 0):
     """A randomly initialised 2-layer BERT: the real architecture (attention masks, positions) at toy size."""

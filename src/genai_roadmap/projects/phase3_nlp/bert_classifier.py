@@ -23,7 +23,17 @@ and dynamically in length-bucketed batches — whose time ratio is the gain of b
 the tokenizer are saved in the run folder's model/; `roadmap sample 3.3.1 "WINNER!! claim your prize"` (or
 `--file messages.txt`) prints each text's label and probability.
 
-Result: see RESULTS.md / the run's report.md (the cpu-preset numbers are filled in when its run has finished).
+Result (cpu preset, seed 0, MiniLM, 4,027 train / 711 validation / 836 test messages, max_length 64): test spam
+F1 0.9865 (precision 0.9910, recall 0.9821: 110 of 112 spams found, 1 false alarm in 724 hams), accuracy 0.9964,
+spam average precision 0.9993 (target F1 >= 0.95); epoch 3 of 3 chosen on validation (val F1 0.979 / 0.989 /
+0.995 after epochs 1 / 2 / 3) at lr 1e-4. TF-IDF + LR on the same split (C = 100 on validation): F1 0.9727
+(recall 0.955), accuracy 0.9928. Bucketed dynamic padding ran forward + backward over the same 192 training
+texts 3.25x faster than padding to 64 tokens (dynamic padding of random batches alone: 1.37x; padding share 63% ->
+18%). Throughput 73 real tokens/s over 4,130 s of training, on 2 cores shared with ~8 other jobs (load ~16-20):
+expect several times that on a quiet machine. One miss worth knowing: "WINNER!! claim your prize" alone is ham
+(p = 0.98) — SMS spam nearly always carries a number or short code to text; with one it is spam at 0.9999.
+IMDB (`--set dataset=imdb --set max_docs=600 --set max_test_docs=400 --set max_length=128 --set epochs=2`): see
+the report of that run.
                                                                              roadmap run 3.3.1
 """
 
@@ -392,7 +402,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     train, val, test = load_splits(cfg, ctx.seed)
     positive, k = positive_class(train), len(train.classes)
     pos_name = train.classes[positive] if positive is not None else None
-    ctx.say(f"{train.source}: {len(train)} train / {len(val)} validation / {len(test)} test texts, classes "
+    ctx.say(f"{train.source} — {len(train)} train / {len(val)} validation / {len(test)} test texts, classes "
             f"{train.counts()}; model {cfg.model} ({cfg.pooling} pooling), max_length {cfg.max_length}")
     device = pick_device(cfg.device)
 
