@@ -5,7 +5,8 @@ over training. This is the fully connected GAN of Goodfellow et al. 2014 trained
 (`train.gan`): a generator z(100) → 256 → 512 → 1024 → 784 (LeakyReLU, tanh out) and a discriminator
 784 → 512 → 256 → 1 (LeakyReLU, dropout 0.3), the non-saturating loss, Adam (lr 2e-4, β1 0.5), batches of 128,
 and an exponential moving average of the generator's weights (decay 0.999) that the samples come from.
-One fixed noise batch is rendered after every epoch: plots/samples/epoch_NNN.png and plots/evolution.gif.
+One fixed noise batch is rendered after every epoch: plots/samples/fixed_noise-epochNNN.png and
+plots/samples/fixed_noise.gif.
 
 Evaluation of 10,000 samples (seeded noise): FID (LeNet features) against the 10,000 MNIST test images — the
 feature network is the LeNet digit classifier trained here (genai_roadmap.metrics.generative), not Inception,
@@ -43,17 +44,15 @@ from ...train.gan import (
     GAN,
     GANLoss,
     GeneratorEMA,
-    SampleGrid,
     gan_step,
     generate,
+    renderer,
     sampling_speed,
-    save_gif,
-    save_png,
     spectral_norm,
-    tile,
     to_uint8,
 )
 from ...viz import curves, new_figure, save
+from ...viz.generative import SampleGrids, neighbour_pairs, save_grid
 from ...viz.tabular import Report
 
 SHAPE = (1, 28, 28)
@@ -86,8 +85,8 @@ class Config:
 
 
 PRESETS = {
-    "smoke": {"n_train": 2000, "epochs": 2, "n_samples": 1000, "g_hidden": [128, 256], "d_hidden": [128],
-              "batch_size": 64, "clf_n_train": 3000, "clf_epochs": 1},
+    "smoke": {"n_train": 3000, "epochs": 3, "n_samples": 1000, "g_hidden": [128, 256], "d_hidden": [128],
+              "batch_size": 64, "lr": 5e-4, "clf_n_train": 3000, "clf_epochs": 1},
     "cpu": {},
     "full": {"epochs": 100},
 }
@@ -126,7 +125,8 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     opts = {k: torch.optim.Adam(net.parameters(), cfg.lr, betas=(cfg.beta1, 0.999))
             for k, net in (("d", gan.discriminator), ("g", gan.generator))}
     ema = GeneratorEMA(cfg.ema_decay) if cfg.ema_decay else None
-    grid = SampleGrid(gan.fixed_noise(64, seed=10_000 + ctx.seed), ctx.plots / "samples", ema=ema)
+    grid = SampleGrids(ctx.plots / "samples", gan.fixed_noise(64, seed=10_000 + ctx.seed), renderer(ema),
+                       name="fixed_noise")  # plots/samples/fixed_noise-epochNNN.png and fixed_noise.gif
     loss = GANLoss(cfg.loss, cfg.n_critic, label_smoothing=cfg.label_smoothing)
     trainer = Trainer(gan, opts, ctx, epochs=cfg.epochs, manual=True, step=gan_step(loss),
                       callbacks=[c for c in (ema, grid) if c], amp=cfg.amp, device=cfg.device,
@@ -162,7 +162,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     covered = bool(((share >= 0.07) & (share <= 0.13)).all())
     flops = gan_flops_per_image(cfg)
     peak = matmul_peak_gflops()
-    plots(ctx, history, grid, samples, share, data.x_train, nn_idx, nn_dist)
+    plots(ctx, history, samples, share, data.x_train, nn_idx, nn_dist)
     metrics = {
         "coverage_and_confidence_ok": float(covered and confident >= 0.8),
         "confident_frac": round(confident, 4),
@@ -240,12 +240,12 @@ def sample(model: torch.nn.Module, inputs: list[str], opts: SampleOptions, out_d
         raise UserError("4.2.1 generates unconditionally: it takes no inputs (use --n and --set seed=...)")
     z_dim = model.net[0].in_features
     z = torch.randn(opts.n, z_dim, generator=torch.Generator().manual_seed(opts.seed))
-    picture = tile(to_uint8(generate(model, z)), min(opts.ncols, opts.n))
-    return [save_png(Path(out_dir) / f"gan-mnist-seed{opts.seed}-n{opts.n}.png", picture, scale=2)]
+    path = Path(out_dir) / f"gan-mnist-seed{opts.seed}-n{opts.n}.png"
+    return [save_grid(path, to_uint8(generate(model, z)), ncols=opts.ncols)]
 
 
-def plots(ctx: RunContext, history: list[dict], grid: SampleGrid, samples: np.ndarray, share: np.ndarray,
-          x_train: np.ndarray, nn_idx: torch.Tensor, nn_dist: torch.Tensor) -> None:
+def plots(ctx: RunContext, history: list[dict], samples: np.ndarray, share: np.ndarray, x_train: np.ndarray,
+          nn_idx: torch.Tensor, nn_dist: torch.Tensor) -> None:
     series = {k[len("train_"):]: [h[k] for h in history] for k in ("train_d_loss", "train_g_loss")
               if k in history[-1]}
     curves(ctx.plots / "losses.png", series, ylabel="loss", title="GAN losses per epoch")
@@ -253,17 +253,15 @@ def plots(ctx: RunContext, history: list[dict], grid: SampleGrid, samples: np.nd
         curves(ctx.plots / "d_outputs.png", {"D(real)": [h["train_d_real"] for h in history],
                                              "D(fake)": [h["train_d_fake"] for h in history]},
                ylabel="mean probability 'real'", title="the discriminator's belief")
-    frames = [f.numpy() for f in grid.frames]
-    save_gif(ctx.plots / "evolution.gif", frames)
-    save_png(ctx.plots / "samples_final.png", tile(samples[:100], 10), scale=2)
+    save_grid(ctx.plots / "samples_final.png", samples[:100], ncols=10)
     fig, ax = new_figure(size=(5.5, 3.5))
     ax.bar(range(10), share * 100)
     ax.axhspan(7, 13, color="green", alpha=0.15, label="target 7-13%")
     ax.set(xticks=range(10), xlabel="digit (LeNet label)", ylabel="% of samples", title="class histogram")
     ax.legend()
     save(fig, ctx.plots / "class_histogram.png")
-    pairs = np.stack([samples[:16], x_train[nn_idx.numpy()]], 1).reshape(-1, 28, 28)
-    save_png(ctx.plots / "nearest_training_images.png", tile(pairs, 8), scale=3)
+    neighbour_pairs(ctx.plots / "nearest_training_images.png", samples[:16], x_train[nn_idx.numpy()],
+                    nn_dist.tolist(), "samples (top) and their nearest training images (L2 on 0-1 pixels)")
 
 
 def report(ctx: RunContext, cfg: Config, m: dict, hist: dict) -> None:
@@ -273,7 +271,8 @@ def report(ctx: RunContext, cfg: Config, m: dict, hist: dict) -> None:
     r.text(f"MLP generator {cfg.g_hidden} ({m['params_g']:,} params), discriminator {cfg.d_hidden} "
            f"({m['params_d']:,}); loss {cfg.loss}, {m['epochs']} epochs, batch {cfg.batch_size}, "
            f"Adam lr {cfg.lr} β1 {cfg.beta1}, EMA {cfg.ema_decay or 'off'}.")
-    r.heading("Samples over training").image(ctx.plots / "evolution.gif", "fixed noise, one frame per epoch")
+    r.heading("Samples over training").image(ctx.plots / "samples" / "fixed_noise.gif",
+                                             "fixed noise, one frame per epoch")
     r.image(ctx.plots / "samples_final.png", "100 of the scored samples")
     r.heading("Quality and mode coverage").table(pd.DataFrame({
         "value": [m["fid_lenet"], m["fid_lenet_no_ema"], m["fid_lenet_real_vs_real"], m["fid_lenet_untrained"],
