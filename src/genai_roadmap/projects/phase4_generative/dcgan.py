@@ -158,7 +158,7 @@ def samples_of(generator: torch.nn.Module, n: int, seed: int, z_dim: int) -> tor
 
 
 def nchw(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+    return torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).contiguous()  # a copy: loaded arrays are read-only
 
 
 def run(cfg: Config, ctx: RunContext) -> dict:

@@ -64,7 +64,7 @@ class Config:
     g_hidden: list[int] = param([256, 512, 1024], "generator hidden widths (Linear-LeakyReLU each)", min=1)
     d_hidden: list[int] = param([512, 256], "discriminator hidden widths (Linear-LeakyReLU-Dropout each)", min=1)
     d_dropout: float = param(0.3, "dropout in the discriminator", min=0, lt=1)
-    epochs: int = param(20, "passes over the training images", min=1, resumable=True)
+    epochs: int = param(10, "passes over the training images", min=1, resumable=True)
     batch_size: int = param(128, "real images per step (and as many fakes)", min=2)
     lr: float = param(2e-4, "Adam learning rate of both networks", gt=0)
     beta1: float = param(0.5, "Adam β1 (0.5 as in DCGAN: less momentum for a moving target)", min=0, lt=1)
@@ -147,14 +147,14 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     start = time.perf_counter()
     clf = gm.digit_classifier(n_train=cfg.clf_n_train, epochs=cfg.clf_epochs)
     features = gm.lenet_features(clf)
-    test = torch.from_numpy(data.x_test)
+    test = torch.from_numpy(data.x_test.copy())
     fid = gm.fid(test, torch.from_numpy(samples), features)
     floor = gm.real_vs_real(test, features, seed=ctx.seed)
     untrained_fid = gm.fid(test, torch.from_numpy(to_uint8(generate(untrained, z))), features)
     generator.load_state_dict(raw_state)
     raw_fid = gm.fid(test, torch.from_numpy(to_uint8(generate(generator, z))), features) if ema else fid
     hist = gm.class_histogram(torch.from_numpy(samples), clf, confident=0.9)
-    nn_idx, nn_dist = gm.nearest_neighbours(torch.from_numpy(samples[:16]), torch.from_numpy(data.x_train))
+    nn_idx, nn_dist = gm.nearest_neighbours(torch.from_numpy(samples[:16]), torch.from_numpy(data.x_train.copy()))
     eval_time = time.perf_counter() - start
 
     share = np.array(hist["class_share"])
