@@ -93,8 +93,8 @@ class Config:
 
 
 PRESETS = {
-    "smoke": {"n_train": 1000, "width": 8, "epochs": 2, "variants": ["base", "lr=0.001"], "seeds": 2, "n_fid": 100,
-              "n_final": 100, "fid_size": 64, "batch_size": 32},
+    "smoke": {"n_train": 2000, "width": 16, "epochs": 3, "variants": ["base", "lr=0.001"], "seeds": 2, "n_fid": 200,
+              "n_final": 200, "fid_size": 64, "batch_size": 32},
     "cpu": {"n_train": 3000, "width": 32, "epochs": 2, "n_fid": 1000, "n_final": 1000, "fid_size": 128},
     "full": {},
 }

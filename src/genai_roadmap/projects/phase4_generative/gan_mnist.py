@@ -20,7 +20,17 @@ Target (issue 10): every digit between 7% and 13% of the 10k samples AND the cla
 (`coverage_and_confidence_ok` = 1). Reference: Goodfellow et al. 2014 report a Parzen-window log-likelihood of
 225 on MNIST, a protocol no longer trusted (Theis et al. 2016), so it is not recomputed here.
 
-Result, `roadmap run 4.2.1` (cpu preset, seed 0): measured, see the end of this docstring once the run is in.
+Result, `roadmap run 4.2.1` (cpu preset, seed 0, 10 epochs; 2 CPU cores shared with ~25 other processes, so
+every time is inflated several-fold): the target is NOT met. FID (LeNet features) 594.5 with the EMA generator
+(650.2 without EMA; untrained generator 1625.9; real vs real 3.6), the classifier is confident on 55.2% of the
+10k samples, and the classes are unbalanced: 1 (24.2%), 3 (21.9%) and 7 (15.5%) over-represented, 0 (1.6%) and
+8 (2.9%) rare — the partial mode collapse of a plain GAN after 4,680 updates. Nearest training images are far
+(median pixel L2 3.96): no copying. Training 287 images/s; sampling 1,117 images/s. The run was started with 20
+epochs and cut to 10 by `--resume ... --set epochs=10` at the epoch-10 checkpoint (constant learning rate: the
+same updates as a 10-epoch run) because the shared machine would not finish 20 before the deadline; longer
+training (`--set epochs=30`), spectral norm or WGAN-GP are the next things to try for the class balance.
+The "share of matmul peak" of that run is not meaningful: the peak was measured after the resume with one
+thread, the training ran with two.
 """
 
 from __future__ import annotations
