@@ -21,7 +21,12 @@ few epochs per variant, FID features at 128 px on 1,000 samples): it shows the d
 not converged DCGAN quality. The full preset (all 50k images, width 64, 30 epochs, 10k samples at 224 px) aims
 at the DCGAN reference: Inception Score 6.16 (WGAN-GP paper, Table 3).
 
-Result, `roadmap run 4.2.2` (cpu preset, seed 0): measured, see the end of this docstring once the run is in.
+Result, `roadmap run 4.2.2` (cpu preset, seed 0): not in yet — the first run started 06:34 UTC on 2 cores
+shared with ~25 processes (one epoch of 3,000 images took ~150 s, ~20 images/s; a quiet machine is several
+times faster), and its numbers go here when it ends. A smoke run shows the shape of the study: after ~190
+updates FID on 200 samples ranks lr 1e-3 above lr 2e-4 (4694 vs 5383), while neither beats the untrained
+generator's flat grey yet — FID over EfficientNet-Lite0 features needs far more training than the smoke's to
+mean "better images".
 """
 
 from __future__ import annotations
