@@ -16,15 +16,15 @@ from genai_roadmap.train.gan import (
     GAN,
     GANLoss,
     GeneratorEMA,
-    SampleGrid,
     discriminator_loss,
     gan_step,
     generate,
     gradient_penalty,
+    renderer,
     spectral_norm,
-    tile,
     to_uint8,
 )
+from genai_roadmap.viz.generative import SampleGrids
 
 
 def _tiny_gan(seed=0):
@@ -153,7 +153,8 @@ def test_dcgan_shapes_and_range():
     assert d(x).shape == (5,)
     pics = to_uint8(x)
     assert pics.shape == (5, 32, 32, 3) and pics.dtype.name == "uint8"
-    assert tile(pics, ncols=4, pad=2).shape == (2 * 34 + 2, 4 * 34 + 2, 3)
+    edges = to_uint8(torch.tensor([-1.5, -1.0, 0.0, 0.999, 1.0]).view(1, 1, 1, 5))
+    assert edges.tolist() == [[[0, 0, 128, 255, 255]]]  # [-1, 1] -> 0..255, clipped outside
 
 
 def _fit_gan(path, resume=False, crash_at=None):
@@ -161,7 +162,7 @@ def _fit_gan(path, resume=False, crash_at=None):
     gan = _tiny_gan()
     gan.generator.net.insert(1, nn.BatchNorm1d(16))  # running statistics must resume too
     ema = GeneratorEMA(0.9)
-    grid = SampleGrid(gan.fixed_noise(8, seed=3), folder=path / "samples", ema=ema, ncols=4)
+    grid = SampleGrids(path / "samples", gan.fixed_noise(8, seed=3), renderer(ema), name="fixed", ncols=4)
     opts = {"d": torch.optim.Adam(gan.discriminator.parameters(), 2e-3, betas=(0.5, 0.999)),
             "g": torch.optim.Adam(gan.generator.parameters(), 2e-3, betas=(0.5, 0.999))}
     inner = gan_step(GANLoss("ns", label_smoothing=0.1))
@@ -192,10 +193,11 @@ def test_a_crashed_gan_fit_resumes_to_the_same_weights_ema_and_frames(tmp_path):
     for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), k
     assert all(torch.equal(ema.shadow[k], ema2.shadow[k]) for k in ema.shadow)
-    assert grid2.epochs == [1, 2, 3] and all(torch.equal(a, b) for a, b in zip(grid.frames, grid2.frames,
-                                                                                  strict=True))
-    assert sorted(p.name for p in (tmp_path / "b" / "samples").glob("*.png")) == [
-        "epoch_001.png", "epoch_002.png", "epoch_003.png"]
+    assert grid2.epochs == grid.epochs == [1, 2, 3]
+    frames = sorted(p.name for p in (tmp_path / "a" / "samples").glob("*.png"))
+    assert frames == ["fixed-epoch001.png", "fixed-epoch002.png", "fixed-epoch003.png"]
+    for name in [*frames, "fixed.gif"]:  # the resumed run drew the same EMA samples of the same noise
+        assert (tmp_path / "a" / "samples" / name).read_bytes() == (tmp_path / "b" / "samples" / name).read_bytes()
 
 
 def test_ema_averages_only_the_generator_and_sampling_uses_it():

@@ -4,7 +4,7 @@
     opts = {"d": Adam(gan.discriminator.parameters(), 2e-4, betas=(0.5, 0.999)),
             "g": Adam(gan.generator.parameters(), 2e-4, betas=(0.5, 0.999))}
     ema = GeneratorEMA(0.999)
-    grid = SampleGrid(z=gan.fixed_noise(64, seed=0), folder=ctx.plots / "samples", ema=ema)
+    grid = SampleGrids(ctx.plots / "samples", gan.fixed_noise(64, seed=0), renderer(ema), name="fixed_noise")
     trainer = Trainer(gan, opts, ctx, epochs=30, manual=True, step=gan_step(GANLoss("ns")), callbacks=[ema, grid])
     trainer.fit(ImageBatches(x, batch_size=64, shuffle=True, drop_last=True, mean=[0.5], std=[0.5]))
 
@@ -28,15 +28,14 @@ Losses (`GANLoss.kind`):
 `spectral_norm(module)` wraps every Linear / Conv layer of a discriminator in
 `torch.nn.utils.parametrizations.spectral_norm` (Miyato et al. 2018); its power-iteration vectors are buffers, so
 they are checkpointed and a resume continues them exactly. `GeneratorEMA` averages the generator's weights only
-(the engine's EMA callback, restricted); `SampleGrid` renders one fixed noise batch after every epoch (a PNG per
-epoch and uint8 frames kept in the checkpoint, so a resumed run's GIF still has every epoch).
+(the engine's EMA callback, restricted). The fixed-noise grid of every epoch and the GIF of them come from
+genai_roadmap.viz.generative.SampleGrids with `render=renderer(ema)`.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,8 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import io
-from .callbacks import EMA, Callback
+from .callbacks import EMA
 
 LOSSES = ("ns", "wgan-gp")
 
@@ -178,70 +176,17 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return arr[..., 0] if arr.shape[-1] == 1 else arr
 
 
-def tile(images: np.ndarray, ncols: int = 8, pad: int = 2) -> np.ndarray:
-    """uint8 [N, H, W(, 3)] -> one uint8 picture of them in rows of `ncols`, `pad` pixels of grey between."""
-    n, h, w = images.shape[:3]
-    rows = -(-n // ncols)
-    sheet = np.full((rows * (h + pad) + pad, ncols * (w + pad) + pad, *images.shape[3:]), 128, np.uint8)
-    for i, img in enumerate(images):
-        r, c = divmod(i, ncols)
-        sheet[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = img
-    return sheet
+def renderer(ema: GeneratorEMA | None = None):
+    """`render(gan, z)` for viz.generative.SampleGrids: the generator's images of a fixed noise batch as uint8,
+    drawn with the EMA weights when given (the trained ones are put back afterwards)."""
 
+    def render(gan: GAN, z: torch.Tensor) -> np.ndarray:
+        if ema is None:
+            return to_uint8(generate(gan.generator, z))
+        with ema.applied(gan):
+            return to_uint8(generate(gan.generator, z))
 
-def save_png(path: Path, picture: np.ndarray, scale: int = 1) -> Path:
-    from PIL import Image
-
-    img = Image.fromarray(picture)
-    if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    return io.write_with(path, lambda tmp: img.save(tmp, format="PNG"), suffix=".png")
-
-
-def save_gif(path: Path, frames: list[np.ndarray], scale: int = 2, ms_per_frame: int = 300) -> Path:
-    """An animated GIF of equal-sized uint8 pictures; the last frame stays up three times as long."""
-    from PIL import Image
-
-    imgs = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
-    durations = [ms_per_frame] * (len(imgs) - 1) + [3 * ms_per_frame]
-    return io.write_with(path, lambda tmp: imgs[0].save(tmp, format="GIF", save_all=True, append_images=imgs[1:],
-                                                        duration=durations, loop=0), suffix=".gif")
-
-
-class SampleGrid(Callback):
-    """After every `every` epochs: G(z) for one fixed noise batch (with the EMA weights when given) as
-    folder/epoch_NNN.png and as a frame (uint8, checkpointed) for a GIF of training."""
-
-    def __init__(self, z: torch.Tensor, folder: Path | None = None, ema: GeneratorEMA | None = None,
-                 every: int = 1, ncols: int = 8) -> None:
-        self.z, self.folder, self.ema, self.every, self.ncols = z, folder, ema, every, ncols
-        self.frames: list[torch.Tensor] = []  # uint8 tiles, one per rendered epoch
-        self.epochs: list[int] = []
-
-    def render(self, gan: GAN) -> np.ndarray:
-        if self.ema is not None:
-            with self.ema.applied(gan):
-                images = generate(gan.generator, self.z)
-        else:
-            images = generate(gan.generator, self.z)
-        return tile(to_uint8(images), self.ncols)
-
-    def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
-        epoch = record["epoch"]
-        if epoch % self.every and epoch != trainer.epochs:
-            return
-        picture = self.render(trainer.model)
-        self.frames.append(torch.from_numpy(picture))
-        self.epochs.append(epoch)
-        if self.folder is not None and trainer.is_main:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            save_png(self.folder / f"epoch_{epoch:03d}.png", picture, scale=2)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"frames": list(self.frames), "epochs": list(self.epochs)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.frames, self.epochs = list(state["frames"]), list(state["epochs"])
+    return render
 
 
 def sampling_speed(generator: nn.Module, z_dim: int, n: int = 2048, batch_size: int = 256) -> float:

@@ -21,7 +21,12 @@ few epochs per variant, FID features at 128 px on 1,000 samples): it shows the d
 not converged DCGAN quality. The full preset (all 50k images, width 64, 30 epochs, 10k samples at 224 px) aims
 at the DCGAN reference: Inception Score 6.16 (WGAN-GP paper, Table 3).
 
-Result, `roadmap run 4.2.2` (cpu preset, seed 0): measured, see the end of this docstring once the run is in.
+Result, `roadmap run 4.2.2` (cpu preset, seed 0): not in yet — the first run started 06:34 UTC on 2 cores
+shared with ~25 processes (one epoch of 3,000 images took ~150 s, ~20 images/s; a quiet machine is several
+times faster), and its numbers go here when it ends. A smoke run shows the shape of the study: after ~190
+updates FID on 200 samples ranks lr 1e-3 above lr 2e-4 (4694 vs 5383), while neither beats the untrained
+generator's flat grey yet — FID over EfficientNet-Lite0 features needs far more training than the smoke's to
+mean "better images".
 """
 
 from __future__ import annotations
@@ -47,17 +52,15 @@ from ...train.gan import (
     GAN,
     GANLoss,
     GeneratorEMA,
-    SampleGrid,
     gan_step,
     generate,
+    renderer,
     sampling_speed,
-    save_gif,
-    save_png,
     spectral_norm,
-    tile,
     to_uint8,
 )
 from ...viz import curves
+from ...viz.generative import SampleGrids, save_grid
 from ...viz.tabular import Report
 
 STUDIED = {"lr": float, "beta1": float, "batch_size": int, "label_smoothing": float}
@@ -95,9 +98,9 @@ class Config:
 
 
 PRESETS = {
-    "smoke": {"n_train": 500, "width": 8, "epochs": 1, "variants": ["base", "lr=0.001"], "seeds": 2, "n_fid": 100,
-              "n_final": 100, "fid_size": 64, "batch_size": 32},
-    "cpu": {"n_train": 5000, "width": 32, "epochs": 4, "n_fid": 1000, "n_final": 2000, "fid_size": 128},
+    "smoke": {"n_train": 2000, "width": 16, "epochs": 3, "variants": ["base", "lr=0.001"], "seeds": 2, "n_fid": 200,
+              "n_final": 200, "fid_size": 64, "batch_size": 32},
+    "cpu": {"n_train": 3000, "width": 32, "epochs": 2, "n_fid": 1000, "n_final": 1000, "fid_size": 128},
     "full": {},
 }
 
@@ -128,8 +131,8 @@ def parse_variant(text: str) -> dict:
         raise UserError(f"variant {text!r}: {value!r} is not a {STUDIED[key].__name__}") from None
 
 
-def train_variant(cfg: Config, ctx: RunContext, data, name: str, seed: int, grid_folder: Path | None = None
-                  ) -> tuple[GAN, list[dict], Trainer, SampleGrid]:
+def train_variant(cfg: Config, ctx: RunContext, data, name: str, seed: int, grids: bool = False
+                  ) -> tuple[GAN, list[dict], Trainer]:
     """Train one setting from `seed`; its own checkpoints (`name`), so an interrupted study resumes per fit."""
     seed_everything(seed)
     gan = GAN(DCGenerator(cfg.z_dim, cfg.width), DCDiscriminator(cfg.width), cfg.z_dim)
@@ -138,17 +141,19 @@ def train_variant(cfg: Config, ctx: RunContext, data, name: str, seed: int, grid
     opts = {k: torch.optim.Adam(net.parameters(), cfg.lr, betas=(cfg.beta1, 0.999))
             for k, net in (("d", gan.discriminator), ("g", gan.generator))}
     ema = GeneratorEMA(cfg.ema_decay) if cfg.ema_decay else None
-    grid = SampleGrid(gan.fixed_noise(64, seed=10_000), grid_folder, ema=ema)
+    callbacks = [c for c in (ema,) if c]
+    if grids:  # plots/samples/<name>-epochNNN.png and <name>.gif: the same noise for every variant
+        callbacks.append(SampleGrids(ctx.plots / "samples", gan.fixed_noise(64, seed=10_000), renderer(ema), name))
     train = ImageBatches(data, batch_size=cfg.batch_size, shuffle=True, drop_last=True, seed=seed,
                          mean=[0.5] * 3, std=[0.5] * 3, channels_last=True)
     trainer = Trainer(gan, opts, ctx, epochs=cfg.epochs, manual=True, step=gan_step(GANLoss(
-        label_smoothing=cfg.label_smoothing)), callbacks=[c for c in (ema, grid) if c], amp=cfg.amp,
+        label_smoothing=cfg.label_smoothing)), callbacks=callbacks, amp=cfg.amp,
         device=cfg.device, cudnn_benchmark=True, name=name)
     history = trainer.fit(train)
     gan.generator.cpu()
     if ema is not None:
         ema.copy_to(gan)
-    return gan, history, trainer, grid
+    return gan, history, trainer
 
 
 def samples_of(generator: torch.nn.Module, n: int, seed: int, z_dim: int) -> torch.Tensor:
@@ -158,7 +163,7 @@ def samples_of(generator: torch.nn.Module, n: int, seed: int, z_dim: int) -> tor
 
 
 def nchw(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+    return torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).contiguous()  # a copy: loaded arrays are read-only
 
 
 def run(cfg: Config, ctx: RunContext) -> dict:
@@ -176,8 +181,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     rows, fits = [], {}
     for i, text in enumerate(cfg.variants):
         vcfg = replace(cfg, **parse_variant(text))
-        gan, history, trainer, grid = train_variant(vcfg, ctx, data.x_train, f"variant{i}", ctx.seed,
-                                                    ctx.plots / f"samples_variant{i}")
+        gan, history, trainer = train_variant(vcfg, ctx, data.x_train, f"variant{i}", ctx.seed, grids=True)
         t0 = time.perf_counter()
         fake = samples_of(gan.generator, cfg.n_fid, ctx.seed + 1, cfg.z_dim)
         score = gm.fid(train_ref, fake, features)
@@ -188,15 +192,15 @@ def run(cfg: Config, ctx: RunContext) -> dict:
                      "final_g_loss": round(history[-1]["train_g_loss"], 4),
                      "updates": trainer.updates["d"], "train_time_s": round(trainer.train_time_s, 1),
                      "train_images_per_s": round(images / max(trainer.train_time_s, 1e-9), 1)})
-        fits[text] = (gan, history, grid, vcfg)
+        fits[text] = (gan, history, vcfg)
         ctx.say(f"variant {text}: FID (EfficientNet-Lite0 features, vs training images) {score['fid']:.2f}")
     study_protocol = score["protocol"] + f" (seeded sample of the training images), features at {cfg.fid_size} px"
 
     best = min(rows, key=lambda r: r["fid_train"])["variant"]
     seed_rows = [next(r for r in rows if r["variant"] == best)]
     for k in range(1, cfg.seeds):
-        vcfg = fits[best][3]
-        gan_k, history_k, trainer_k, _ = train_variant(vcfg, ctx, data.x_train, f"best-seed{k}", ctx.seed + k)
+        vcfg = fits[best][2]
+        gan_k, history_k, trainer_k = train_variant(vcfg, ctx, data.x_train, f"best-seed{k}", ctx.seed + k)
         t0 = time.perf_counter()
         score = gm.fid(train_ref, samples_of(gan_k.generator, cfg.n_fid, ctx.seed + 1, cfg.z_dim), features)
         eval_time += time.perf_counter() - t0
@@ -207,7 +211,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     seed_fids = np.array([r["fid_train"] for r in seed_rows])
 
     # ---- the chosen model, scored once against the test split ----------------------------------------------
-    gan, history, grid, vcfg = fits[best]
+    gan, history, vcfg = fits[best]
     save_model(ctx.dir / "model", gan.generator, cfg, best)
     t0 = time.perf_counter()
     test = load_cifar10()
@@ -217,20 +221,23 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     final = gm.fid(test_real, fake, features)
     final_kid = gm.kid(test_real, fake, features, subset_size=min(1000, cfg.n_final))
     floor = gm.real_vs_real(nchw(test.x_test), features, seed=ctx.seed, n=2 * min(cfg.n_final, 5000))
-    is_lite = gm.inception_score(fake, efficientnet_logits(cfg.fid_size), splits=10)
+    logits = efficientnet_logits(cfg.fid_size)
+    is_lite = gm.inception_score(fake, logits, splits=10)
+    is_real = gm.inception_score(test_real, logits, splits=10)  # the same score of real images: its scale
     untrained = gm.fid(test_real, samples_of(DCGenerator(cfg.z_dim, cfg.width), cfg.n_final, ctx.seed + 2,
                                               cfg.z_dim), features)
     standard = standard_scores(cfg, test_real, fake, gm)
     eval_time += time.perf_counter() - t0
     sample_speed = sampling_speed(gan.generator, cfg.z_dim)
 
-    plots(ctx, rows, seed_rows, fits, fake)
+    plots(ctx, fits, fake)
     m = {
         "test_fid_effnet": round(final["fid"], 3),
         "test_kid_effnet": round(final_kid["kid"], 5),
         "test_kid_effnet_std": round(final_kid["kid_std"], 5),
         "test_is_effnet": round(is_lite["is"], 3),
         "test_is_effnet_std": round(is_lite["is_std"], 3),
+        "is_effnet_real_test": round(is_real["is"], 3),
         "fid_effnet_real_vs_real": round(floor["fid"], 3),
         "fid_effnet_untrained": round(untrained["fid"], 3),
         "test_protocol": f"{final['protocol']} (CIFAR-10 test split, stratified), features at {cfg.fid_size} px; "
@@ -300,18 +307,16 @@ def sample(model: torch.nn.Module, inputs: list[str], opts: SampleOptions, out_d
         raise UserError("4.2.2 generates unconditionally: it takes no inputs (use --n and --set seed=...)")
     z_dim = model.net[0].in_channels
     z = torch.randn(opts.n, z_dim, generator=torch.Generator().manual_seed(opts.seed))
-    picture = tile(to_uint8(generate(model, z)), min(opts.ncols, opts.n))
-    return [save_png(Path(out_dir) / f"dcgan-cifar10-seed{opts.seed}-n{opts.n}.png", picture, scale=2)]
+    path = Path(out_dir) / f"dcgan-cifar10-seed{opts.seed}-n{opts.n}.png"
+    return [save_grid(path, to_uint8(generate(model, z)), ncols=opts.ncols)]
 
 
-def plots(ctx: RunContext, rows: list[dict], seed_rows: list[dict], fits: dict, fake: torch.Tensor) -> None:
-    for i, (_, _, grid, _) in enumerate(fits.values()):
-        save_gif(ctx.plots / f"evolution_variant{i}.gif", [f.numpy() for f in grid.frames])
+def plots(ctx: RunContext, fits: dict, fake: torch.Tensor) -> None:
     curves(ctx.plots / "d_loss_per_variant.png", {t: [h["train_d_loss"] for h in f[1]] for t, f in fits.items()},
            ylabel="discriminator loss", title="D loss per epoch, each variant")
     curves(ctx.plots / "g_loss_per_variant.png", {t: [h["train_g_loss"] for h in f[1]] for t, f in fits.items()},
            ylabel="generator loss", title="G loss per epoch, each variant")
-    save_png(ctx.plots / "samples_best.png", tile(fake[:64].permute(0, 2, 3, 1).numpy(), 8), scale=2)
+    save_grid(ctx.plots / "samples_best.png", fake[:64], ncols=8)
 
 
 def report(ctx: RunContext, cfg: Config, m: dict, rows: list[dict], seed_rows: list[dict]) -> None:
@@ -327,14 +332,15 @@ def report(ctx: RunContext, cfg: Config, m: dict, rows: list[dict], seed_rows: l
     r.text(f"mean {m['best_seed_fid_mean']} ± {m['best_seed_fid_std']} (std over seeds): a difference between "
            "variants smaller than this is noise.")
     r.heading("The chosen model on the test split (scored once)").table(pd.DataFrame({"value": [
-        m["test_fid_effnet"], m["test_kid_effnet"], m["test_is_effnet"], m["fid_effnet_real_vs_real"],
-        m["fid_effnet_untrained"]]}, index=["FID (EfficientNet-Lite0 features)", "KID (EfficientNet-Lite0 features)",
-                                           "IS (EfficientNet-Lite0)", "FID real vs real (test halves)",
-                                           "FID untrained generator"]))
+        m["test_fid_effnet"], m["test_kid_effnet"], m["test_is_effnet"], m["is_effnet_real_test"],
+        m["fid_effnet_real_vs_real"], m["fid_effnet_untrained"]]},
+        index=["FID (EfficientNet-Lite0 features)", "KID (EfficientNet-Lite0 features)", "IS (EfficientNet-Lite0)",
+               "IS (EfficientNet-Lite0) of real test images", "FID real vs real (test halves)",
+               "FID untrained generator"]))
     r.text(m["test_protocol"] + ". The DCGAN reference, Inception Score 6.16 (WGAN-GP paper, Table 3), is on "
            "Inception-v3: not comparable with the EfficientNet-Lite0 numbers.")
     r.image(ctx.plots / "samples_best.png", "samples of the chosen model")
-    r.image(ctx.plots / "evolution_variant0.gif", "base setting: fixed noise over training")
+    r.image(ctx.plots / "samples" / "variant0.gif", "base setting: fixed noise over training")
     r.image(ctx.plots / "d_loss_per_variant.png", "").image(ctx.plots / "g_loss_per_variant.png", "")
     r.write(ctx.dir)
 
