@@ -13,7 +13,9 @@ with citations [n]. Scored on a seeded sample of held-out questions (test articl
 reader never saw them): SQuAD EM/F1 of the short answer and of the generated one, and the latency of each
 stage (embed query, search, fuse, read/re-rank, generate) on this machine.
 
-Result (cpu preset, seed 0): filled in from the run below.
+Result: not measured on the cpu preset yet. On 2026-12-02 the shared 2-core machine ran ~25 jobs at once and
+the reader fine-tune went at 0.11 windows/s (its 800 questions would have taken hours), so only the smoke
+preset has run (end to end; its 48-question reader is not meant to answer well). Run it on a quiet machine.
                                                                              roadmap run 5.2.2
     roadmap ask "Which NFL team won Super Bowl 50?"
 """

@@ -60,9 +60,11 @@ class Config:
     faq_rows: int = param(0, "use a stratified random subset of this many FAQ rows (0 = all 1,778)", min=0)
     generator: str = param(DEFAULT_GENERATOR, "generator by hub name: a causal LM or a T5-style model")
     top_k: int = param(3, "FAQ entries given to the generator", min=1, max=10)
-    gen_samples: int = param(20, "questions answered by the generator (seeded, stratified by category)", min=0)
-    max_new_tokens: int = param(48, "generator's answer length limit in tokens", min=1)
+    gen_samples: int = param(10, "questions answered by the generator (seeded, stratified by category)", min=0)
+    max_new_tokens: int = param(40, "generator's answer length limit in tokens", min=1)
     intent_sets: list[str] = param(["banking77", "bitext"], "intent data sets", choices=("banking77", "bitext"))
+    bitext_rows: int = param(10000, "stratified subset of Bitext's 21,534 utterances before its split (0 = all)",
+                             min=0)
     max_train: int = param(0, "stratified subset of each intent training set (0 = all)", min=0)
     max_test: int = param(0, "stratified subset of each intent test set (0 = all)", min=0)
     val_fraction: float = param(0.1, "share of the intent training set held out to choose C and the threshold",
@@ -75,7 +77,8 @@ class Config:
 
 PRESETS = {"smoke": {"faq_rows": 60, "gen_samples": 1, "max_new_tokens": 4, "top_k": 2, "intent_sets": ["banking77"],
                      "max_train": 500, "max_test": 200, "val_fraction": 0.25, "C_grid": [10.0]},
-           "cpu": {}, "full": {"gen_samples": 200, "max_new_tokens": 96, "C_grid": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0]}}
+           "cpu": {}, "full": {"gen_samples": 200, "max_new_tokens": 96, "bitext_rows": 0,
+                               "C_grid": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0]}}
 
 
 def dataset_of(cfg: Config) -> str:
@@ -201,7 +204,7 @@ def intent_routing(name: str, encoder, cfg: Config, seed: int, say) -> tuple[dic
     from ...retrieval.support_data import load_intents
     from ..phase3_nlp.text_preprocessing import one_blas_thread
 
-    train, test = load_intents(name, seed)
+    train, test = load_intents(name, seed, cfg.bitext_rows)
     train, test = subset(train, cfg.max_train, seed), subset(test, cfg.max_test, seed)
     rest, val = stratified_split(train.labels, int(round(cfg.val_fraction * len(train))), seed)
     start = time.perf_counter()
