@@ -9,8 +9,10 @@ Two encoder families, chosen by name:
 
 Passage embeddings are the expensive part (~28 passages/s for MiniLM on 2 quiet cores), so `passage_embeddings`
 caches them on disk under <cache>/embeddings/, keyed by model + corpus fingerprint: a second run loads them.
-It works in shards of 1,024 passages (in order of length, which pads less), each saved as it finishes, so a
-killed job resumes where it stopped; the final file is written atomically and the shards removed.
+It works in shards of 1,024 passages (in order of length, which pads less), each saved with the digests of its
+texts as it finishes, so a killed job resumes where it stopped, and a passage embedded for one corpus is reused
+for any other that holds the same text (the cpu preset's corpus is a subset of the full one); the final file is
+written atomically (with its digests) and the shards removed.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from .. import io
-from ..errors import UserError
 from .corpus import Corpus
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
@@ -121,13 +122,44 @@ def passage_texts(encoder: BiEncoder, corpus: Corpus) -> list[str]:
 
 def cache_file(encoder: BiEncoder, corpus: Corpus) -> Path:
     key = hashlib.sha256(f"{encoder.name}\x00{corpus.fingerprint()}".encode()).hexdigest()[:16]
-    return embeddings_dir() / f"{re.sub(r'[^A-Za-z0-9.-]+', '_', encoder.name)}-{key}.npy"
+    return embeddings_dir() / f"{_slug(encoder.name)}-{key}.npy"
+
+
+def text_keys(texts: list[str]) -> np.ndarray:
+    """A 12-byte digest per text: what identifies an embedded passage across corpora."""
+    return np.array([hashlib.sha1(t.encode()).digest()[:12] for t in texts], dtype="S12")
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]+", "_", name)
+
+
+def _harvest(encoder: BiEncoder, keys: np.ndarray, out: np.ndarray, found: np.ndarray) -> None:
+    """Fill `out` rows whose text this encoder has embedded before, in any cached corpus or unfinished shard
+    (a subset corpus reuses its superset's vectors; a killed job resumes)."""
+    slug = _slug(encoder.name)
+    folder = embeddings_dir()
+    for key_file in sorted(folder.glob(f"{slug}-*.keys.npy")) + sorted(folder.glob(f"{slug}-*.parts/*.keys.npy")):
+        if found.all():
+            return
+        vec_file = key_file.with_name(key_file.name.replace(".keys.npy", ".npy"))
+        if not vec_file.is_file():
+            continue
+        other, vectors = np.load(key_file), np.load(vec_file, mmap_mode="r")
+        if len(other) != len(vectors) or vectors.shape[1] != out.shape[1]:
+            continue
+        row_of = {k: r for r, k in enumerate(other.tolist())}
+        for i in np.flatnonzero(~found):
+            r = row_of.get(keys[i])
+            if r is not None:
+                out[i], found[i] = vectors[r], True
 
 
 def passage_embeddings(encoder: BiEncoder, corpus: Corpus, batch_size: int = 64, progress: bool = True,
                        cache: bool = True, say=print) -> tuple[np.ndarray, dict]:
     """(embeddings (n, dim) float32 in corpus order, info) — from the cache when this model has embedded this
-    exact corpus before. info: cache file, whether it was a hit, passages/s of the embedding done now."""
+    exact corpus before; passages it embedded for another corpus are reused. info: cache file, hit or not,
+    passages reused, passages/s of the embedding done now."""
     target = cache_file(encoder, corpus)
     info = {"embedding_cache": str(target), "encoder": encoder.name}
     if cache and target.is_file():
@@ -136,40 +168,60 @@ def passage_embeddings(encoder: BiEncoder, corpus: Corpus, batch_size: int = 64,
             return vectors, {**info, "cache_hit": True}
         say(f"ignoring {target.name}: shape {vectors.shape}, expected {(len(corpus), encoder.dim)}")
     texts = passage_texts(encoder, corpus)
-    order = np.argsort([len(t) for t in texts], kind="stable")
+    keys = text_keys(texts)
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    found = np.zeros(len(texts), dtype=bool)
+    if cache:
+        _harvest(encoder, keys, out, found)
+    reused = int(found.sum())
+    if reused:
+        say(f"{reused:,} of {len(texts):,} passages were embedded before by {encoder.name}: reused")
+    missing = np.flatnonzero(~found)
+    order = missing[np.argsort([len(texts[i]) for i in missing], kind="stable")]  # similar lengths pad less
     parts = target.with_suffix(".parts")
     parts.mkdir(parents=True, exist_ok=True)
-    n_shards = (len(texts) + SHARD - 1) // SHARD
-    done = sum((parts / f"{i:05d}.npy").is_file() for i in range(n_shards))
-    if done:
-        say(f"resuming the embedding of {len(texts)} passages: {done}/{n_shards} shards already on disk")
+    first = len(list(parts.glob("*.keys.npy")))
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(texts), unit="passage", desc=f"embedding ({encoder.name.split('/')[-1]})",
-               disable=not progress, initial=min(done * SHARD, len(texts)))
-    start, embedded = time.perf_counter(), 0
-    for i in range(n_shards):
-        shard = parts / f"{i:05d}.npy"
-        idx = order[i * SHARD:(i + 1) * SHARD]
-        if shard.is_file():
-            continue
+    bar = tqdm(total=len(texts), initial=reused, unit="passage", disable=not progress,
+               desc=f"embedding ({encoder.name.split('/')[-1]})")
+    start = time.perf_counter()
+    for n, s in enumerate(range(0, len(order), SHARD)):
+        idx = order[s:s + SHARD]
         vectors = encoder.encode_passages([texts[j] for j in idx], batch_size)
-        io.write_with(shard, lambda tmp, v=vectors: np.save(tmp, v), suffix=".npy")
-        embedded += len(idx)
+        out[idx] = vectors
+        if cache:  # vectors first, keys last: a shard without its keys file is ignored
+            shard = parts / f"{first + n:05d}.npy"
+            io.write_with(shard, lambda tmp, v=vectors: np.save(tmp, v), suffix=".npy")
+            io.write_with(shard.with_suffix(".keys.npy"), lambda tmp, k=keys[idx]: np.save(tmp, k), suffix=".npy")
         bar.update(len(idx))
     bar.close()
     seconds = time.perf_counter() - start
-    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    for i in range(n_shards):
-        out[order[i * SHARD:(i + 1) * SHARD]] = np.load(parts / f"{i:05d}.npy")
     if cache:
         io.write_with(target, lambda tmp: np.save(tmp, out), suffix=".npy")
+        io.write_with(target.with_suffix(".keys.npy"), lambda tmp: np.save(tmp, keys), suffix=".npy")
     shutil.rmtree(parts, ignore_errors=True)
-    info.update(cache_hit=False, passages_embedded_now=embedded, embed_seconds=round(seconds, 1),
-                embed_passages_per_s=round(embedded / seconds, 2) if embedded and seconds else None)
+    info.update(cache_hit=False, passages_reused=reused, passages_embedded_now=len(order),
+                embed_seconds=round(seconds, 1),
+                embed_passages_per_s=round(len(order) / seconds, 2) if len(order) and seconds else None)
     return out, info
 
 
-def check_encoder_name(name: str) -> None:
-    if not name or name.strip() != name:
-        raise UserError(f"encoder name {name!r} is empty or has surrounding spaces")
+def query_embeddings(encoder: BiEncoder, texts: list[str], cache: bool = True) -> tuple[np.ndarray, dict]:
+    """Question embeddings, cached like passages (keyed by model + the exact list of texts): an evaluation
+    that re-asks the same 10,570 questions does not re-encode them."""
+    digest = hashlib.sha256(encoder.name.encode())
+    for t in texts:
+        digest.update(t.encode() + b"\x00")
+    target = embeddings_dir() / f"queries-{re.sub(r'[^A-Za-z0-9.-]+', '_', encoder.name)}-{digest.hexdigest()[:16]}.npy"
+    if cache and target.is_file():
+        vectors = np.load(target)
+        if vectors.shape == (len(texts), encoder.dim):
+            return vectors, {"query_cache_hit": True}
+    start = time.perf_counter()
+    vectors = encoder.encode_queries(list(texts))
+    seconds = time.perf_counter() - start
+    if cache:
+        io.write_with(target, lambda tmp: np.save(tmp, vectors), suffix=".npy")
+    return vectors, {"query_cache_hit": False, "query_encode_s": round(seconds, 2),
+                     "queries_per_s": round(len(texts) / seconds, 1) if seconds else None}
