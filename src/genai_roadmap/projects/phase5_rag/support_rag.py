@@ -20,7 +20,16 @@ What it does, on the `customer_support` data:
   the lowest one whose kept validation utterances reach `handoff_kept_acc`; the test handoff rate and the
   accuracy of what the bot kept are reported.
 
-Result (cpu preset, seed 0): filled in from the run below.
+Result (cpu preset, seed 0; 2,560 s wall on a 2-core machine shared with ~25 other jobs, so slow):
+- Banking77 intents: test accuracy 0.9292 on the 3,080 test utterances (target 0.92; Casanueva et al. 2020
+  report ~93-94% with USE/ConveRT features), C=10 chosen on 1,000 validation utterances (val 0.939). Handoff
+  below p=0.562 (chosen on validation for 97% kept accuracy): 10.1% of test utterances handed to a human,
+  accuracy of the kept 0.9675. Bitext (10,000-row stratified subset, 27 intents): test 0.996, no handoff needed.
+- FAQ question -> answer over 1,447 distinct answers, 1,343 questions: dense recall@1 0.462, @5 0.716,
+  @10 0.809, MRR@10 0.574; BM25 0.368 / 0.632 / MRR 0.477; RRF hybrid 0.440 / 0.716 (dense alone is best).
+- SmolLM2 answers from the top-3 entries, 10 questions: token F1 28.5 against the gold answer vs 34.5 for the
+  top retrieved answer copied verbatim — the 135M generator paraphrases worse than retrieval alone; every
+  answer carried a valid citation (the first token is constrained to a passage number), the gold entry in 2/10.
                                                                              roadmap run 5.2.1
     roadmap sample 5.2.1 "I lost my card"      # -> intent, confidence, the FAQ answer, or the handoff
 """
