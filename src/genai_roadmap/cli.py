@@ -181,9 +181,22 @@ def chat(
             break
         try:
             for result in trained.run([line.strip()], list(set_)):
-                out.print(render(result), markup=False, highlight=False, soft_wrap=True)
+                out.print(_chat_text(result) if isinstance(result, dict) else render(result), markup=False,
+                          highlight=False, soft_wrap=True)
         except UserError as exc:  # a bad message ends nothing: say why and go on
             err.print(f"error: {exc}", highlight=False)
+
+
+def _chat_text(result: dict) -> str:
+    """A bot's reply as a person reads it: the answer, how the question was understood, the sources."""
+    reply = result.get("answer") or result.get("reply") or ""
+    lines = [f"bot> {reply}"]
+    if result.get("standalone") and result["standalone"] != result.get("question"):
+        lines.insert(0, f"(searching: {result['standalone']})")
+    if "intent" in result:
+        lines.append(f"  intent {result['intent']} (p={result['confidence']})")
+    lines += [f"  {s}" for s in result.get("sources", [])]
+    return "\n".join(lines)
 
 
 @app.command()

@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from ..data.splits import stratified_split
+from ..data.splits import stratified_order, stratified_split
 from ..data.store import resolve_file
 from ..data.text import LabelledText
 from ..errors import UserError
@@ -48,20 +48,23 @@ def load_banking77() -> tuple[LabelledText, LabelledText]:
     return parts[0], parts[1]
 
 
-def load_bitext(test_size: float = 0.2, seed: int = 0) -> tuple[LabelledText, LabelledText]:
-    """(train, test): Bitext's 21,534 utterances with their 27 intents, split stratified by intent."""
+def load_bitext(test_size: float = 0.2, seed: int = 0, rows: int = 0) -> tuple[LabelledText, LabelledText]:
+    """(train, test): Bitext's 21,534 utterances with their 27 intents (or a stratified random subset of `rows`),
+    split stratified by intent."""
     df = pd.read_csv(resolve_file("customer_support", "bitext_20k_utterances_intents.csv"), encoding="utf-8-sig")
     classes = sorted(df["intent"].unique())
     labels = np.array([classes.index(c) for c in df["intent"]], dtype=np.int64)
     data = LabelledText(df["utterance"].astype(str).tolist(), labels, classes,
                         "customer_support:bitext_20k_utterances_intents.csv")
-    rest, held = stratified_split(labels, int(round(test_size * len(data))), seed)
+    if rows and rows < len(data):
+        data = data.subset(np.sort(stratified_order(labels, seed)[:rows]))
+    rest, held = stratified_split(data.labels, int(round(test_size * len(data))), seed)
     return data.subset(np.sort(rest)), data.subset(held)
 
 
-def load_intents(name: str, seed: int = 0) -> tuple[LabelledText, LabelledText]:
+def load_intents(name: str, seed: int = 0, bitext_rows: int = 0) -> tuple[LabelledText, LabelledText]:
     if name == "banking77":
         return load_banking77()
     if name == "bitext":
-        return load_bitext(seed=seed)
+        return load_bitext(seed=seed, rows=bitext_rows)
     raise UserError(f"unknown intent set {name!r}; choose one of {', '.join(INTENT_SETS)}")

@@ -21,7 +21,9 @@ Measured (articles from split_articles(seed): the reader never saw their questio
   metrics.qa's DPR containment) — for the extractive answers and for SmolLM2-phrased answers on a sample;
 - a scripted multi-turn conversation shows the rewrite at work (in the report and metrics).
 
-Result (cpu preset, seed 0): filled in from the run below.
+Result: not measured on the cpu preset yet. On 2026-12-02 the shared 2-core machine ran ~25 jobs at once and
+the reader fine-tune went at 0.11 windows/s (its 800 questions would have taken hours), so only the smoke
+preset has run (end to end; its 48-question reader is not meant to answer well). Run it on a quiet machine.
                                                                              roadmap run 5.1.2
     roadmap chat 5.1.2                          # talk to it (the index and reader of the latest run)
 """
@@ -268,7 +270,8 @@ def plot_scores(path: Path, table: pd.DataFrame, signal: str, threshold: float) 
     fig, ax = new_figure(size=(6, 3.8))
     test = table[table["split"] == "test"]
     for removed, label in ((False, "article present (answerable)"), (True, "article removed (unanswerable)")):
-        ax.hist(test.loc[test["removed"] == removed, f"{signal}_score"], bins=30, alpha=0.6, label=label)
+        scores = test.loc[test["removed"] == removed, f"{signal}_score"]
+        ax.hist(scores[np.isfinite(scores)], bins=30, alpha=0.6, label=label)  # -inf: nothing retrieved
     ax.axvline(threshold, color="k", ls="--", label=f"threshold {threshold:.2f} (from validation)")
     ax.set(xlabel=f"{signal} evidence score", ylabel="test questions", title="answer or abstain")
     ax.legend(fontsize=8)

@@ -13,7 +13,9 @@ with citations [n]. Scored on a seeded sample of held-out questions (test articl
 reader never saw them): SQuAD EM/F1 of the short answer and of the generated one, and the latency of each
 stage (embed query, search, fuse, read/re-rank, generate) on this machine.
 
-Result (cpu preset, seed 0): filled in from the run below.
+Result: not measured on the cpu preset yet. On 2026-12-02 the shared 2-core machine ran ~25 jobs at once and
+the reader fine-tune went at 0.11 windows/s (its 800 questions would have taken hours), so only the smoke
+preset has run (end to end; its 48-question reader is not meant to answer well). Run it on a quiet machine.
                                                                              roadmap run 5.2.2
     roadmap ask "Which NFL team won Super Bowl 50?"
 """
@@ -73,6 +75,8 @@ class Pipeline:
     reranker: object | None
     depth: int
     gen_passages: int
+    generator_name: str = ""  # loaded on the first question that asks for a detailed answer
+    max_new_tokens: int = 60
 
     def answer(self, question: str, generate: bool = True) -> dict:
         """{"short", "detailed", "citations", "passages", "times"} for one question; times in ms per stage."""
@@ -111,6 +115,10 @@ class Pipeline:
         top = [fused[p] for p in order[:self.gen_passages]]
         result = {"short": short, "detailed": "", "citations": [],
                   "passages": [{"id": corpus.ids[i], "title": corpus.titles[i]} for i in top]}
+        if generate and self.generator is None and self.generator_name:
+            from ...retrieval.generator import Generator
+
+            self.generator = Generator(self.generator_name, max_new_tokens=self.max_new_tokens)
         if generate and self.generator is not None:
             clock = time.perf_counter()
             ans = self.generator.answer(question, [Passage(corpus.titles[i], corpus.texts[i]) for i in top])
@@ -129,8 +137,9 @@ def build_pipeline(index, cfg: Config, reader, say) -> Pipeline:
 
         reranker = CrossEncoderReranker(cfg.reranker)  # offline without the model: hub's one-line UserError
     generator = Generator(cfg.generator, max_new_tokens=cfg.max_new_tokens) if cfg.gen_samples else None
+    index.bm25.analyzer("warm up")  # its first call imports nltk and scikit-learn: not the first question's latency
     return Pipeline(index, index.retriever("dense"), index.bm25, reader, generator, reranker, cfg.depth,
-                    cfg.gen_passages)
+                    cfg.gen_passages, cfg.generator, cfg.max_new_tokens)
 
 
 def run(cfg: Config, ctx: RunContext) -> dict:
@@ -224,7 +233,7 @@ def load_trained(run_dir: Path, cfg: Config) -> Pipeline:
     from ...retrieval.reader import reader_from_folder
 
     meta = json.loads((run_dir / "model" / "qa.json").read_text(encoding="utf-8"))
-    cfg = type(cfg)(**{**cfg.__dict__, **meta, "gen_samples": 1})
+    cfg = type(cfg)(**{**cfg.__dict__, **meta, "gen_samples": 0})  # the generator loads when first asked
     return build_pipeline(open_index(run_dir / "index"), cfg, reader_from_folder(run_dir / "model"), print)
 
 

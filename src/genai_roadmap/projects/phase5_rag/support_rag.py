@@ -20,7 +20,16 @@ What it does, on the `customer_support` data:
   the lowest one whose kept validation utterances reach `handoff_kept_acc`; the test handoff rate and the
   accuracy of what the bot kept are reported.
 
-Result (cpu preset, seed 0): filled in from the run below.
+Result (cpu preset, seed 0; 2,560 s wall on a 2-core machine shared with ~25 other jobs, so slow):
+- Banking77 intents: test accuracy 0.9292 on the 3,080 test utterances (target 0.92; Casanueva et al. 2020
+  report ~93-94% with USE/ConveRT features), C=10 chosen on 1,000 validation utterances (val 0.939). Handoff
+  below p=0.562 (chosen on validation for 97% kept accuracy): 10.1% of test utterances handed to a human,
+  accuracy of the kept 0.9675. Bitext (10,000-row stratified subset, 27 intents): test 0.996, no handoff needed.
+- FAQ question -> answer over 1,447 distinct answers, 1,343 questions: dense recall@1 0.462, @5 0.716,
+  @10 0.809, MRR@10 0.574; BM25 0.368 / 0.632 / MRR 0.477; RRF hybrid 0.440 / 0.716 (dense alone is best).
+- SmolLM2 answers from the top-3 entries, 10 questions: token F1 28.5 against the gold answer vs 34.5 for the
+  top retrieved answer copied verbatim — the 135M generator paraphrases worse than retrieval alone; every
+  answer carried a valid citation (the first token is constrained to a passage number), the gold entry in 2/10.
                                                                              roadmap run 5.2.1
     roadmap sample 5.2.1 "I lost my card"      # -> intent, confidence, the FAQ answer, or the handoff
 """
@@ -60,9 +69,11 @@ class Config:
     faq_rows: int = param(0, "use a stratified random subset of this many FAQ rows (0 = all 1,778)", min=0)
     generator: str = param(DEFAULT_GENERATOR, "generator by hub name: a causal LM or a T5-style model")
     top_k: int = param(3, "FAQ entries given to the generator", min=1, max=10)
-    gen_samples: int = param(20, "questions answered by the generator (seeded, stratified by category)", min=0)
-    max_new_tokens: int = param(48, "generator's answer length limit in tokens", min=1)
+    gen_samples: int = param(10, "questions answered by the generator (seeded, stratified by category)", min=0)
+    max_new_tokens: int = param(40, "generator's answer length limit in tokens", min=1)
     intent_sets: list[str] = param(["banking77", "bitext"], "intent data sets", choices=("banking77", "bitext"))
+    bitext_rows: int = param(10000, "stratified subset of Bitext's 21,534 utterances before its split (0 = all)",
+                             min=0)
     max_train: int = param(0, "stratified subset of each intent training set (0 = all)", min=0)
     max_test: int = param(0, "stratified subset of each intent test set (0 = all)", min=0)
     val_fraction: float = param(0.1, "share of the intent training set held out to choose C and the threshold",
@@ -75,7 +86,8 @@ class Config:
 
 PRESETS = {"smoke": {"faq_rows": 60, "gen_samples": 1, "max_new_tokens": 4, "top_k": 2, "intent_sets": ["banking77"],
                      "max_train": 500, "max_test": 200, "val_fraction": 0.25, "C_grid": [10.0]},
-           "cpu": {}, "full": {"gen_samples": 200, "max_new_tokens": 96, "C_grid": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0]}}
+           "cpu": {}, "full": {"gen_samples": 200, "max_new_tokens": 96, "bitext_rows": 0,
+                               "C_grid": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0]}}
 
 
 def dataset_of(cfg: Config) -> str:
@@ -201,7 +213,7 @@ def intent_routing(name: str, encoder, cfg: Config, seed: int, say) -> tuple[dic
     from ...retrieval.support_data import load_intents
     from ..phase3_nlp.text_preprocessing import one_blas_thread
 
-    train, test = load_intents(name, seed)
+    train, test = load_intents(name, seed, cfg.bitext_rows)
     train, test = subset(train, cfg.max_train, seed), subset(test, cfg.max_test, seed)
     rest, val = stratified_split(train.labels, int(round(cfg.val_fraction * len(train))), seed)
     start = time.perf_counter()
