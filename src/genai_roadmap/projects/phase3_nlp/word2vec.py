@@ -74,7 +74,7 @@ class Config:
 
 
 PRESETS = {"smoke": {"sources": ["wikipedia"], "max_words": 200_000, "min_count": 3, "dim": 50, "epochs": 5,
-                     "restrict_vocab": 10000, "tsne": False},
+                     "restrict_vocab": 5000, "tsne": False},
            "cpu": {},
            "full": {"epochs": 10, "dim": 300}}
 
