@@ -20,6 +20,12 @@ The pieces, in the order a corpus meets them:
   tensors without locks ("Hogwild", like gensim's worker threads). Each worker runs its torch ops on one
   intra-op thread: two workers on two cores outran one worker with two intra-op threads, whose barrier per op
   stalls whenever the machine is busy. threads=1 trains in the calling thread and is bit-for-bit repeatable.
+- Why windows and not single pairs: a first version stepped on (word, context) pairs with K noise words each
+  (B x (1+K) rows gathered and scattered per B pairs); on one epoch of the Wikipedia passages (1.17M effective
+  words, 2 threads, a heavily shared 2-core machine) it ran at 8k words/s against gensim's 20k in the same
+  process (0.4x). Sharing each window's noise draw cut the gathered rows about 3x and gave 16-17k against
+  gensim's 17-20k (0.8-1.0x) at the same final loss (2.749 vs 2.750 per pair). index_add_ and the batched
+  matrix products dominate a step (profile of the pair version: scatter 35%, bmm 28%, gather 22%).
 - `WordVectors`: the trained vectors with nearest neighbours and "a - b + c" analogies (3CosAdd), saved as
   safetensors + a vocabulary JSON.
 """
@@ -84,8 +90,7 @@ class Corpus:
         new_id = np.where(keep, np.cumsum(keep) - 1, -1).astype(np.int32)
         mapped = new_id[self.ids]
         kept = mapped >= 0
-        lengths = np.add.reduceat(kept.astype(np.int64), self.starts[:-1]) if self.n_docs else np.zeros(0, int)
-        lengths[np.diff(self.starts) == 0] = 0  # reduceat reads one element for an empty document
+        lengths = np.bincount(self.doc_of_tokens()[kept], minlength=self.n_docs)
         return Corpus([w for w, k in zip(self.words, keep, strict=True) if k], self.counts[keep], mapped[kept],
                       np.concatenate([[0], np.cumsum(lengths)]))
 
