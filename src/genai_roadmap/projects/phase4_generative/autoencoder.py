@@ -139,7 +139,8 @@ def run(cfg: Config, ctx: RunContext) -> dict:
         model, _ = models[(best["variant"], dim)]
         save_model(ctx.dir / "model", f"ae-{dim}", model, {"latent_dim": dim, "kind": best["variant"],
                                                             "hidden": list(cfg.hidden), "channels": list(cfg.channels)})
-        codes = model.encoder(x_train[:5000]).detach()
+        some = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(ctx.seed))[:5000]
+        codes = model.encoder(x_train[some]).detach()  # the Gaussian `roadmap sample --set mode=decode` draws from
         torch.save({"mean": codes.mean(0), "cov": torch.cov(codes.T)}, ctx.dir / "model" / f"ae-{dim}-codes.pt")
     if peaks:
         metrics["matmul_peak_gflops"] = round(max(peaks), 1)
