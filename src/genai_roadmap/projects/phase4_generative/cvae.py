@@ -15,6 +15,13 @@ split recorded beside it) and the one whose samples of a separate draw (its own 
 correctly most often is kept — a large z lets the decoder lean on z and ignore the label more often, a small z
 blurs the style; the reported accuracy is measured on a fresh draw. Style transfer: test digits encoded with
 their own label, decoded with every label (same z, each digit 0-9).
+
+Result, `roadmap run 4.3.2` (cpu preset, seed 0, 10 epochs per candidate; 2 cores shared with other jobs, 25 min
+wall): z = 4 kept — on the separate draw z=4 scored 95.2% and z=16 70.9% (z=16 has the better
+validation -ELBO, 98.5 vs 116.3 nats: it models style better and obeys the label less). Test draw, 10,000 digits:
+**95.56%** classified as the requested digit (per digit 90.4% for "2" to 99.1% for "4"; mean confidence 0.943) by
+the LeNet scorer (99.49% MNIST test accuracy). FID (LeNet features) 256.9 against 3.6 between two halves of the test
+set: the Bernoulli means are blurrier than real digits. Training 935 images/s.
                                                                              roadmap sample 4.3.2 --set digit=7
 """
 
@@ -94,8 +101,8 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     test = generated_accuracy(model, clf, cfg.n_per_class, ctx.seed + 2)
     x_test, y_test = unit(splits.data.x_test), torch.as_tensor(splits.data.y_test)
     feats = gm.lenet_features(clf)
-    fid = gm.fid(torch.as_tensor(splits.data.x_test), test["samples"], feats)
-    floor = gm.real_vs_real(torch.as_tensor(splits.data.x_test), feats, seed=ctx.seed)
+    fid = gm.fid(torch.tensor(splits.data.x_test), test["samples"], feats)
+    floor = gm.real_vs_real(torch.tensor(splits.data.x_test), feats, seed=ctx.seed)
     with torch.no_grad():
         xb = binarise(x_test, torch.Generator().manual_seed(ctx.seed + 12345))
         test_elbo = float(torch.cat([model(xb[i:i + 1000], y_test[i:i + 1000])["neg_elbo"]
