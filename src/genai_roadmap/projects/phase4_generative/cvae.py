@@ -10,10 +10,18 @@ training split, cached; genai_roadmap.metrics.generative): for every digit 0-9, 
 decoded with that label; the share the classifier labels as the requested digit is `generated_class_acc`
 (target ≥ 95%), with the per-digit accuracy, the classifier's confidence and FID (LeNet features) against the test
 set beside the real-vs-real floor. The classifier's own test accuracy is reported with it. The latent size is
-chosen on a seeded validation split of the training images: the candidate whose samples the classifier labels
-correctly most often, among those whose validation -ELBO is within 2 nats of the best (a z too large lets the
-decoder ignore the label less often, a z too small blurs the style). Style transfer: test digits encoded with
+chosen without the test set: each candidate is trained on the training split (its -ELBO on the seeded validation
+split recorded beside it) and the one whose samples of a separate draw (its own seed) the classifier labels
+correctly most often is kept — a large z lets the decoder lean on z and ignore the label more often, a small z
+blurs the style; the reported accuracy is measured on a fresh draw. Style transfer: test digits encoded with
 their own label, decoded with every label (same z, each digit 0-9).
+
+Result, `roadmap run 4.3.2` (cpu preset, seed 0, 10 epochs per candidate; 2 cores shared with other jobs, 25 min
+wall): z = 4 kept — on the separate draw z=4 scored 95.2% and z=16 70.9% (z=16 has the better
+validation -ELBO, 98.5 vs 116.3 nats: it models style better and obeys the label less). Test draw, 10,000 digits:
+**95.56%** classified as the requested digit (per digit 90.4% for "2" to 99.1% for "4"; mean confidence 0.943) by
+the LeNet scorer (99.49% MNIST test accuracy). FID (LeNet features) 256.9 against 3.6 between two halves of the test
+set: the Bernoulli means are blurrier than real digits. Training 935 images/s.
                                                                              roadmap sample 4.3.2 --set digit=7
 """
 
@@ -38,12 +46,12 @@ from .vae import binarise, train_vae
 
 @dataclass
 class Config:
-    latent_dims: list[int] = param([8, 16], "latent sizes compared on validation", min=2, max=256)
+    latent_dims: list[int] = param([4, 16], "latent sizes compared (on a separate draw of samples)", min=2, max=256)
     hidden: list[int] = param([512, 512], "encoder widths (the decoder mirrors them)", min=1)
     epochs: int = param(10, "passes over the training images per candidate", min=1)
     batch_size: int = param(128, "images per step", min=8)
     lr: float = param(1e-3, "peak Adam learning rate (cosine schedule)", gt=0)
-    val_size: int = param(5000, "training images held out to choose the latent size", min=100)
+    val_size: int = param(5000, "training images held out for the validation -ELBO", min=100)
     n_train: int | None = param(None, "stratified subset of the training images (None = all 60k)", min=200)
     n_test: int | None = param(None, "stratified subset of the test images (None = all 10k)", min=100)
     n_per_class: int = param(1000, "generated digits per class scored by the classifier", min=10)
@@ -52,10 +60,10 @@ class Config:
 
 
 PRESETS = {
-    "smoke": {"latent_dims": [4, 8], "epochs": 8, "n_train": 2000, "n_test": 500, "val_size": 300,
+    "smoke": {"latent_dims": [2, 8], "epochs": 10, "lr": 3e-3, "n_train": 2000, "n_test": 500, "val_size": 300,
               "hidden": [256], "batch_size": 64, "n_per_class": 50, "classifier_n_train": 2000},
     "cpu": {},
-    "full": {"latent_dims": [8, 16, 32], "epochs": 100},
+    "full": {"latent_dims": [4, 8, 16, 32], "epochs": 100},
 }
 
 
@@ -86,17 +94,15 @@ def run(cfg: Config, ctx: RunContext) -> dict:
                            "val_neg_elbo": history[-1]["val_loss"], "val_generated_acc": val["acc"]})
         ctx.say(f"latent {dim}: validation -ELBO {history[-1]['val_loss']:.2f}, generated-class accuracy "
                 f"{val['acc']:.3f}; {fast}")
-    best_elbo = min(c["val_neg_elbo"] for c in candidates)
-    near_best = [c for c in candidates if c["val_neg_elbo"] <= best_elbo + 2.0]
-    chosen = max(near_best, key=lambda c: c["val_generated_acc"])
+    chosen = max(candidates, key=lambda c: (c["val_generated_acc"], -c["val_neg_elbo"]))
     model = chosen["model"]
     save_model(ctx.dir / "model", "cvae", model, {"latent_dim": chosen["dim"], "hidden": cfg.hidden})
 
     test = generated_accuracy(model, clf, cfg.n_per_class, ctx.seed + 2)
     x_test, y_test = unit(splits.data.x_test), torch.as_tensor(splits.data.y_test)
     feats = gm.lenet_features(clf)
-    fid = gm.fid(torch.as_tensor(splits.data.x_test), test["samples"], feats)
-    floor = gm.real_vs_real(torch.as_tensor(splits.data.x_test), feats, seed=ctx.seed)
+    fid = gm.fid(torch.tensor(splits.data.x_test), test["samples"], feats)
+    floor = gm.real_vs_real(torch.tensor(splits.data.x_test), feats, seed=ctx.seed)
     with torch.no_grad():
         xb = binarise(x_test, torch.Generator().manual_seed(ctx.seed + 12345))
         test_elbo = float(torch.cat([model(xb[i:i + 1000], y_test[i:i + 1000])["neg_elbo"]
@@ -107,7 +113,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     plots(ctx, cfg, model, test, candidates, x_test, y_test)
     rep = Report("Conditional VAE on MNIST")
     rep.text(f"{splits.protocol()}. Scorer: {clf.describe()}.")
-    rep.heading("Choosing the latent size (validation)").table(
+    rep.heading("Choosing the latent size (validation -ELBO; class accuracy on a separate draw)").table(
         _frame([{k: c[k] for k in ("dim", "val_neg_elbo", "val_generated_acc")} for c in candidates]), ".4g",
         index=False).text(f"Chosen: {chosen['dim']}-d z.")
     rep.heading("Generated digits (scored once)").text(
@@ -125,7 +131,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
             "candidates": [{k: c[k] for k in ("dim", "val_neg_elbo", "val_generated_acc")} for c in candidates],
             **chosen["fast"], "epochs": cfg.epochs,
             "protocol": splits.protocol() + f"; {cfg.n_per_class} generated digits per class, z ~ N(0, I), scored by "
-                        "the LeNet classifier; latent size chosen on validation"}
+                        "LeNet classifier; latent size chosen on a separate draw of samples, reported on a new one"}
 
 
 def _with_latent(cfg: Config, dim: int):

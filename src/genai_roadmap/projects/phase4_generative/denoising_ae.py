@@ -13,6 +13,13 @@ with the higher mean PSNR on a seeded validation split of the training images; t
 once with a fixed seed, are scored once: PSNR (dB, mean over images) and SSIM of noisy vs clean and of denoised
 vs clean (torchmetrics), per corruption. Target: +6 dB PSNR at σ = 0.5 (`psnr_gain_sigma0.5`).
 Pictures: clean / noisy / denoised grids per corruption, validation PSNR curves.
+
+Result, `roadmap run 4.1.2` (cpu preset, seed 0; 4 epochs; 2 cores shared with ~25 other processes, so every
+time here is inflated 5-10x): the conv denoiser is kept (validation PSNR 18.90 dB vs the MLP's 17.75, mixed
+corruptions). Test PSNR noisy -> denoised (SSIM): Gaussian σ 0.5 9.38 -> 18.27 dB, **+8.89 dB** (0.21 -> 0.78;
+target +6), σ 0.3 13.33 -> 21.21 (+7.88), salt-and-pepper 10.19 -> 19.04 (+8.85), masking 50% 12.77 -> 17.38
+(+4.61). Training 286 images/s (MLP, 0.61 of the 3.0 GFLOP/s fp32 matmul peak measured in the same run under
+that load) and 102 images/s (conv); 60 min wall.
                                                                              roadmap run 4.1.2
 """
 

@@ -133,8 +133,8 @@ def sample_quality(samples: torch.Tensor, splits: MnistSplits, clf: gm.DigitClas
     """FID (LeNet features) vs the test set, the real-vs-real floor, and the class histogram of the samples."""
     feats = gm.lenet_features(clf)
     test = splits.data.x_test
-    fid = gm.fid(torch.as_tensor(test), samples, feats)
-    floor = gm.real_vs_real(torch.as_tensor(test), feats, seed=seed)
+    fid = gm.fid(torch.tensor(test), samples, feats)
+    floor = gm.real_vs_real(torch.tensor(test), feats, seed=seed)
     hist = gm.class_histogram(samples, clf)
     return {"fid_lenet": round(fid["fid"], 3), "fid_lenet_protocol": fid["protocol"],
             "fid_lenet_real_vs_real": round(floor["fid"], 3), "fid_real_vs_real_protocol": floor["protocol"],
