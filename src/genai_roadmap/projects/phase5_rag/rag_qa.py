@@ -268,7 +268,7 @@ def answer_from_passages(questions: list[Question], passages: list[list], cfg: C
         # a generated sentence is longer than a SQuAD span: token F1 rewards it partly, EM rarely
         out["generator_examples"] = [{"question": q.question, "gold": q.answers[0], "answer": p,
                                       "em": exact_match(p, q.answers), "f1": round(f1(p, q.answers), 3)}
-                                     for q, p in list(zip(qs, preds, strict=True))[:5]]
+                                     for q, p in list(zip(qs[:n], preds, strict=True))[:5]]
         ctx.say(f"generator: EM {scores['em']:.1f} F1 {scores['f1']:.1f} on {n} questions, cites {cited}/{n}")
     return out
 # ---------------------------------------------------------------------------------------------------------------
