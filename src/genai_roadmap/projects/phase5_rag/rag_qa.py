@@ -16,9 +16,11 @@ own BM25 full-text search is run on a seeded sample of questions as a second spa
 overlap of each question with its gold passage explains who wins. The run saves its index (run_dir/index), so
 `roadmap sample 5.1.1 "question"` retrieves from it.
 
-End to end (reader EM/F1 and generator EM/F1 with citations on the held-out articles): see `answer_from_passages`
-below — the hook that takes the retrieved passages; it runs once retrieval/reader.py and generator.py (ragapps)
-are in the package.
+End to end on the test articles' questions (`answer_from_passages`, the hook that takes retrieved passages):
+the extractive reader (retrieval/reader.py: MiniLM + span head fine-tuned on the train articles' questions
+only, cached and shared with 5.1.2 / 5.2.2) reads the hybrid top-5 of `e2e_questions` seeded questions ->
+SQuAD EM/F1; SmolLM2-135M-Instruct (retrieval/generator.py) answers `generator_questions` of them from the
+top-3 with citations -> EM/F1, citation rate, rate of citing a passage that holds the answer.
 
 Cpu preset: a seeded 10% of the distractor articles (520 of 5,197 Wikipedia articles; 6,631 passages in all,
 3,526 of them SQuAD's), because embedding all 33,700 passages with MiniLM takes ~20 min on 2 quiet cores
