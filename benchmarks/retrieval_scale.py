@@ -3,7 +3,7 @@ random vectors — FAISS (flat, HNSW) and Milvus (milvus-lite) side by side. Not
 machine and on whatever else runs on it (on a shared 2-core machine they are inflated; compare within one run).
 
     PYTHONPATH=src ROADMAP_DATA_DIR=... python benchmarks/retrieval_scale.py \
-        [--distractor-fraction 0.25] [--queries 500] [--random-n 1000000] [--random-queries 1000] [--out FILE]
+        [--distractor-fraction 0.1] [--queries 500] [--random-n 1000000] [--random-queries 1000] [--out FILE]
     ... --milvus-uri http://host:19530     # the same client code against a Milvus server instead of milvus-lite
 
 Part 1, real corpus (SQuAD-open, retrieval.corpus): embedding throughput (passages/s; from the embedding cache's
@@ -40,6 +40,12 @@ def percentiles(seconds: list[float]) -> dict:
     return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3)}
 
 
+def say(*parts) -> None:
+    import sys
+
+    print(*parts, file=sys.stderr, flush=True)  # stage progress: a killed benchmark still shows what it measured
+
+
 def timed(fn):
     start = time.perf_counter()
     out = fn()
@@ -70,12 +76,14 @@ def real_corpus(args, tmp: Path) -> dict:
     bm25.analyzer("warm up")
     _, s = timed(lambda: bm25.fit(corpus.texts))
     out["bm25_index_passages_per_s"] = round(len(corpus) / s, 1)
+    say("real corpus so far:", out)
     stores = {"faiss_flat": FaissStore(encoder.dim, "flat"), "faiss_hnsw": FaissStore(encoder.dim, "hnsw"),
               "milvus_flat": MilvusStore(args.milvus_uri or str(tmp / "real.db"), encoder.dim, "real", "FLAT",
                                          overwrite=True)}
     for name, store in stores.items():
         _, s = timed(lambda st=store: st.add(vectors))
         out[f"{name}_index_vectors_per_s"] = round(len(corpus) / s, 1)
+        say(name, "index vectors/s", out[f"{name}_index_vectors_per_s"])
 
     questions = load_squad_dev().questions
     pick = np.random.default_rng(0).choice(len(questions), args.queries, replace=False)
@@ -118,6 +126,7 @@ def random_vectors(args, tmp: Path) -> dict:
     flat.add(x)
     (_, truth), s = timed(lambda: flat.search(q, 10))
     out["faiss_flat"] = {"queries_per_s": round(len(q) / s, 1), "recall@10": 1.0}
+    say("random: faiss flat", out["faiss_flat"])
 
     def recall(idx):
         return float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(idx, truth, strict=True)]))
@@ -128,6 +137,7 @@ def random_vectors(args, tmp: Path) -> dict:
     out["faiss_hnsw"] = {"build_s": round(build, 1), "build_vectors_per_s": round(n / build, 1),
                          "queries_per_s": round(len(q) / s, 1), "recall@10": recall(idx),
                          "M": args.hnsw_m, "efConstruction": args.ef_construction, "efSearch": args.ef_search}
+    say("random: faiss hnsw", out["faiss_hnsw"])
     hnsw = None  # free its memory before Milvus loads the same vectors
 
     milvus = MilvusStore(args.milvus_uri or str(tmp / "random.db"), dim, "random", "HNSW", overwrite=True,
@@ -146,7 +156,7 @@ def random_vectors(args, tmp: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--distractor-fraction", type=float, default=0.25)
+    ap.add_argument("--distractor-fraction", type=float, default=0.1)
     ap.add_argument("--queries", type=int, default=500, help="single-query latency sample on the real corpus")
     ap.add_argument("--random-n", type=int, default=1_000_000, help="random unit vectors (0 = skip part 2)")
     ap.add_argument("--random-queries", type=int, default=1000)
