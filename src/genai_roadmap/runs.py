@@ -100,7 +100,8 @@ class RunContext:
         if not self.quiet:
             from rich.console import Console
 
-            Console(stderr=True).print(message, highlight=False)
+            # plain text: a data line like "imdb:train:" or a citation "[1]" is not rich emoji or markup
+            Console(stderr=True).print(message, highlight=False, markup=False, emoji=False)
 
     def close(self) -> None:
         if self._log_fh is not None:

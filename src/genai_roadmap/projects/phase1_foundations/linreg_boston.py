@@ -121,7 +121,7 @@ def run(cfg: Config, ctx: RunContext) -> dict:
     from sklearn.linear_model import LinearRegression as SkLinearRegression
     from sklearn.model_selection import train_test_split
 
-    ctx.say(f"[yellow]Note:[/] {BOSTON_ETHICS_NOTE}")
+    ctx.say(f"Note: {BOSTON_ETHICS_NOTE}")
     df = load_boston()
     features = [c for c in df.columns if c != TARGET]
     X, y = df[features].to_numpy(np.float64), df[TARGET].to_numpy(np.float64)

@@ -101,7 +101,7 @@ KS = (1, 5, 20, 100)
 
 
 def dataset_of(cfg: Config) -> str:
-    return "squad_v1.1_dev+wikipedia_passages"
+    return "squad_v1.1_dev, wikipedia_passages"
 
 
 class RetrievedHits:
