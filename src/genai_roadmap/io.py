@@ -35,6 +35,27 @@ def atomic_path(target: str | Path, suffix: str = ""):
         raise
 
 
+@contextmanager
+def atomic_folder(target: str | Path):
+    """Yield a temporary folder next to `target`; on success it replaces `target` (a model folder: weights,
+    tokenizer, config written together), on error it is deleted. A reader never sees half a folder."""
+    import shutil
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        yield tmp
+        for path in (tmp, *tmp.rglob("*")):  # mkdtemp and some writers make owner-only files
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_UMASK)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_text(target: str | Path, text: str) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

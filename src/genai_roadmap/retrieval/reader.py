@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -34,6 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..io import atomic_folder
 
 ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -302,17 +300,9 @@ def load_reader(cfg: ReaderConfig | None = None, say=print, train: bool = True) 
                      [q.answer_starts[0] for q in qs], [q.answers[0] for q in qs], progress)
     info.update(reader.info, config=asdict(cfg), train_questions=len(qs), cache_hit=False,
                 protocol="fine-tuned on SQuAD v1.1 dev questions of split_articles(seed).train only")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
+    with atomic_folder(folder) as tmp:
         save_file({k: v.contiguous() for k, v in reader.model.state_dict().items()}, tmp / "reader.safetensors")
         (tmp / "info.json").write_text(json.dumps(info, indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     reader.info = info
     return reader
 

@@ -40,9 +40,6 @@ the report of that run.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +54,7 @@ from ...data.splits import stratified_split, stratified_subset
 from ...data.text import TEXT_CLASSIFICATION, LabelledText, load_imdb, load_text_classification
 from ...data.text_batches import TextBatches, pad_collate
 from ...errors import UserError
+from ...io import atomic_folder
 from ...runs import RunContext
 from ...text.embeddings import mean_pool
 from ...train import Callback, EarlyStopping, Trainer, param_groups, pick_device, predict
@@ -323,22 +321,13 @@ def save_model(folder: Path, model: BertClassifier, tokenizer, classes: list[str
     renamed into place: an interrupted save leaves no half-written model/."""
     from safetensors.torch import save_model as save_weights
 
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
+    with atomic_folder(folder) as tmp:
         save_weights(model, str(tmp / "classifier.safetensors"))
         model.encoder.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "classifier.json").write_text(json.dumps(
             {"model": cfg.model, "pooling": cfg.pooling, "max_length": cfg.max_length, "classes": classes,
              "positive": positive, "n_classes": len(classes)}, indent=2) + "\n")
-        for path in (tmp, *tmp.iterdir()):  # mkdtemp and safetensors make owner-only files: results read like others
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 @dataclass
