@@ -77,3 +77,26 @@ def test_ledger_prefers_cpu_over_newer_smoke(tmp_path):
     assert table.count("\n") == 3, "one row per project with a run, after the two header lines"
     html = write_html(tmp_path).read_text()
     assert "data:image/png;base64," in html and "1.2.2" in html
+
+
+def test_a_challenge_run_is_judged_on_the_challenge_and_has_its_own_row(tmp_path):
+    """3.2.1's 90-second race (budget_s set): judged on its own target, never hiding the project's cpu row."""
+    @dataclass
+    class RaceCfg:
+        budget_s: float = param(0.0, "time budget")
+        loss: float = param(1.5, "the loss it reaches")
+
+    module = types.SimpleNamespace(Config=RaceCfg, PRESETS={"smoke": {}, "cpu": {}, "full": {}},
+                                   run=lambda cfg, ctx: {"val_loss": cfg.loss, "val_loss_ctx64": cfg.loss + 0.1})
+    project = registry.get("3.2.1")
+    race = project.challenges[0]
+    execute(project, out=tmp_path, quiet=True, module=module)
+    run_dir, _ = execute(project, overrides=["budget_s=90", "loss=1.7"], out=tmp_path, quiet=True, module=module)
+    assert json.loads((run_dir / "status.json").read_text())["target_met"] is True, "1.8 < 1.886: the race is won"
+    plain, challenge = latest_run(project, tmp_path), latest_run(project, tmp_path, challenge=race.name)
+    assert plain.config["budget_s"] == 0 and plain.target_met is True
+    assert challenge.dir == run_dir and challenge.project.target == race.target and challenge.target_met is True
+    execute(project, overrides=["budget_s=120", "loss=1.7"], out=tmp_path, quiet=True, module=module)
+    assert latest_run(project, tmp_path).target_met is False, "a 120-s budget is no race: judged as the project"
+    rows = [line for line in markdown_table(tmp_path).splitlines() if line.startswith("| 3.2.1 ")]
+    assert len(rows) == 2 and rows[1].startswith(f"| 3.2.1 | lstm-textgen ({race.name}) |")

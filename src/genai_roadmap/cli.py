@@ -59,8 +59,11 @@ def info(project: str = typer.Argument(..., help="Project id (4.3.1) or slug (va
     out.print(f"Roadmap: {p.roadmap}")
     out.print(f"Data: {', '.join(p.datasets) or '(generated)'}")
     out.print(f"Target: {p.target_text}" + (f"  [metric {p.target.metric} {p.target.op} {p.target.value}]"
-                                            if p.target else ""))
+                                            if p.target else ""), markup=False)
     out.print(f"Reference: {p.reference} — {p.source}")
+    for c in p.challenges:
+        out.print(f"Challenge ({c.name}): {c.target_text}  [metric {c.target.metric} {c.target.op} "
+                  f"{c.target.value}]; reference: {c.reference} — {c.source}", markup=False)
     if not p.implemented:
         out.print("[dim]Status: planned (no runner yet).[/]")
         return
@@ -122,14 +125,16 @@ def run(
                 table.add_row(key, format_value(value))
         out.print(table)
         dataset = saved.get("dataset", own_dataset(p))
-        if p.target and dataset != own_dataset(p):
+        goal = p.attempted(saved.get("config", {}))  # a challenge's run is judged on the challenge's target
+        if goal.target and dataset != own_dataset(p):
             out.print(f"dataset {dataset}: the target and reference apply to {own_dataset(p)} only", highlight=False)
-        elif p.target and saved.get("preset") == "smoke":
-            out.print(f"smoke preset: a tiny slice, not judged against the target ({p.target.text})")
-        elif p.target:
-            met = p.target.met(metrics)
+        elif goal.target and saved.get("preset") == "smoke":
+            out.print(f"smoke preset: a tiny slice, not judged against the target ({goal.target.text})")
+        elif goal.target:
+            met = goal.target.met(metrics)
             word = "[green]met[/]" if met else "[red]not met[/]" if met is False else "n/a"
-            out.print(f"target ({p.target.text}): {word}; reference: {p.reference} ({p.source})")
+            name = f"{goal.challenge} " if goal.challenge else ""
+            out.print(f"{name}target ({goal.target.text}): {word}; reference: {goal.reference} ({goal.source})")
     out.print(f"run folder: {run_dir}", highlight=False)
 
 
@@ -235,7 +240,8 @@ def results(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder
         if record is None:
             continue
         met = record.target_met
-        table.add_row(project.id, project.slug, record.dataset, record.preset, headline(project, record),
+        name = f"{project.slug} ({project.challenge})" if project.challenge else project.slug
+        table.add_row(project.id, name, record.dataset, record.preset, headline(project, record),
                       project.target_text if record.own_data else "n/a",
                       "" if met is None else "[green]met[/]" if met else "[red]not met[/]",
                       f"{project.reference} ({project.source})" if record.own_data else "n/a",

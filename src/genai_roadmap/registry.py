@@ -8,7 +8,8 @@ Modules are imported only when a project is run or inspected, so `roadmap list` 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from types import ModuleType
 
 from .errors import UserError
@@ -19,7 +20,7 @@ class Target:
     """The number a project must reach in its cpu preset: `metrics[metric] op value`."""
 
     metric: str
-    op: str  # ">=" or "<="
+    op: str  # ">=", "<=" or "<"
     value: float
     text: str  # as a person reads it, e.g. "test accuracy >= 98.0%"
 
@@ -27,7 +28,21 @@ class Target:
         got = metrics.get(self.metric)
         if not isinstance(got, (int, float)):
             return None
-        return got >= self.value if self.op == ">=" else got <= self.value
+        return {">=": got >= self.value, "<=": got <= self.value, "<": got < self.value}[self.op]
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A second goal of a project, with its own target and reference, attempted by the runs whose settings
+    `when` accepts (3.2.1's 90-second race: `--set budget_s=90`). Its runs are judged on its target, not the
+    project's, and have their own row in the ledger."""
+
+    name: str  # as a person reads it in the ledger, e.g. "90-s race"
+    when: Callable[[dict], bool]  # the run's settings (config.json "config") -> is this run an attempt?
+    target: Target
+    target_text: str
+    reference: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,8 @@ class Project:
     source: str  # where the published number comes from
     module: str | None = None  # dotted module path under genai_roadmap.projects, None = planned
     tags: tuple[str, ...] = field(default_factory=tuple)
+    challenges: tuple[Challenge, ...] = ()
+    challenge: str = ""  # set on the project as a challenge's runs are judged (see `attempted`)
 
     @property
     def phase(self) -> int:
@@ -55,6 +72,18 @@ class Project:
     @property
     def implemented(self) -> bool:
         return self.module is not None
+
+    def as_challenge(self, c: Challenge) -> Project:
+        """The project as judged for one challenge: its title, target and reference are the challenge's."""
+        return replace(self, title=f"{self.title} — {c.name}", target=c.target, target_text=c.target_text,
+                       reference=c.reference, source=c.source, challenges=(), challenge=c.name)
+
+    def attempted(self, settings: dict) -> Project:
+        """What a run with these settings is judged as: the challenge it attempts, else the project itself."""
+        for c in self.challenges:
+            if c.when(settings):
+                return self.as_challenge(c)
+        return self
 
     def load(self) -> ModuleType:
         if self.module is None:
@@ -74,8 +103,10 @@ PHASES = {
 }
 
 
-def _p(id, slug, title, roadmap, datasets, target, target_text, reference, source, module=None):  # noqa: A002
-    return Project(id, slug, title, roadmap, tuple(datasets), target, target_text, reference, source, module)
+def _p(id, slug, title, roadmap, datasets, target, target_text, reference, source, module=None,  # noqa: A002
+       challenges=()):
+    return Project(id, slug, title, roadmap, tuple(datasets), target, target_text, reference, source, module,
+                   challenges=tuple(challenges))
 
 
 T = Target
@@ -170,7 +201,12 @@ PROJECTS: tuple[Project, ...] = (
        "coherent text sequences.", ["tiny_shakespeare", "gutenberg_books"],
        T("val_loss", "<=", 1.6, "char val loss <= 1.6"),
        "char val loss ≤ 1.6", "nanoGPT CPU config 1.88; 1.47 GPU", "nanoGPT README",
-       "phase3_nlp.lstm_textgen"),
+       "phase3_nlp.lstm_textgen",
+       [Challenge("90-s race", lambda s: 0 < float(s.get("budget_s") or 0) <= 90,
+                  T("val_loss_ctx64", "<", 1.886, "val loss (64-char windows) < 1.886 within 90 s"),
+                  "beat nanoGPT's CPU config at its own budget: val < 1.886 in ≤ 90 s",
+                  "nanoGPT CPU config: val 1.886 in ~90 s on these 2 cores",
+                  "nanoGPT README (shakespeare_char on CPU), timed on this machine class")]),
     _p("3.2.2", "lstm-sentiment", "LSTM sentiment (IMDB)",
        "Build an LSTM model for sentiment analysis on movie reviews (IMDB dataset)—classify reviews as positive "
        "or negative.", ["imdb"], T("test_acc", ">=", 0.86, "test accuracy >= 86% (cpu)"),

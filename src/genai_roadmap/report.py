@@ -109,7 +109,8 @@ def markdown_table(root: Path | None = None) -> str:
         target, reference = ((project.target_text, f"{project.reference} ({project.source})") if record.own_data
                              else ("n/a (not the project's dataset)", "n/a"))
         wall = record.metrics.get("wall_time_s")
-        lines.append(f"| {project.id} | {project.slug} | {record.dataset} | {record.preset} | {_md(result)} "
+        name = f"{project.slug} ({project.challenge})" if project.challenge else project.slug
+        lines.append(f"| {project.id} | {name} | {record.dataset} | {record.preset} | {_md(result)} "
                      f"| {_md(target)} | {verdict} | {_md(reference)} "
                      f"| {format_value(wall) + ' s' if wall is not None else '-'} "
                      f"| `{command(project, record)}` |")

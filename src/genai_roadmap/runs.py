@@ -261,7 +261,8 @@ def _run_in(project: Project, module, cfg, run_dir: Path, seed: int, preset: str
     metrics = {**metrics, "wall_time_s": round(wall, 2)}
     io.write_json(run_dir / "metrics.json", metrics)
     judged = preset != "smoke" and dataset_of(project, module, cfg) == own_dataset(project)
-    met = project.target.met(metrics) if project.target and judged else None
+    goal = project.attempted(config_mod.to_dict(cfg))
+    met = goal.target.met(metrics) if goal.target and judged else None
     io.write_json(run_dir / "status.json", {"status": "done", "finished": _now(), "target_met": met})
     return run_dir, metrics
 
@@ -436,16 +437,17 @@ def completed_runs(project: Project, root: str | Path | None = None) -> list[Run
             continue
         settings = record.get("config", {})
         dataset = record.get("dataset") or derive_dataset(project, settings)
-        records.append(RunRecord(project, run_dir, str(record.get("preset", "?")), metrics, dataset, settings,
-                                 record.get("seed", 0)))
+        records.append(RunRecord(project.attempted(settings), run_dir, str(record.get("preset", "?")), metrics,
+                                 dataset, settings, record.get("seed", 0)))
     return records
 
 
-def latest_run(project: Project, root: Path | None = None, prefer: tuple[str, ...] = ("full", "cpu", "smoke")
-               ) -> RunRecord | None:
+def latest_run(project: Project, root: Path | None = None, prefer: tuple[str, ...] = ("full", "cpu", "smoke"),
+               challenge: str = "") -> RunRecord | None:
     """The newest completed run, preferring the project's own dataset, then bigger presets: a smoke run never
-    hides a cpu result, and a run on the user's data never replaces one on the built-in dataset."""
-    runs = completed_runs(project, root)
+    hides a cpu result, and a run on the user's data never replaces one on the built-in dataset. Runs that
+    attempt one of the project's challenges count only for that challenge (`challenge` names it)."""
+    runs = [r for r in completed_runs(project, root) if r.project.challenge == challenge]
     own = [r for r in runs if r.own_data]
     for pool in (own, runs):
         for preset in prefer:
@@ -456,4 +458,12 @@ def latest_run(project: Project, root: Path | None = None, prefer: tuple[str, ..
 
 
 def ledger(root: Path | None = None) -> list[tuple[Project, RunRecord | None]]:
-    return [(p, latest_run(p, root)) for p in PROJECTS]
+    """One row per project (its latest run or None), plus one per challenge that has a run."""
+    rows = []
+    for p in PROJECTS:
+        rows.append((p, latest_run(p, root)))
+        for c in p.challenges:
+            record = latest_run(p, root, challenge=c.name)
+            if record is not None:
+                rows.append((record.project, record))
+    return rows
