@@ -205,10 +205,28 @@ def test_ema_averages_only_the_generator_and_sampling_uses_it():
     ema = GeneratorEMA(0.5, warmup=False)
     trainer = _trainer(gan, epochs=1, callbacks=[ema], step=gan_step(GANLoss()))
     trainer.fit(TensorBatches(_real(64), batch_size=16))
-    assert set(ema.shadow) == {n for n, _ in gan.generator.named_parameters()}
+    assert set(ema.shadow) == {n for n, _ in gan.generator.named_parameters()}  # no BN: weights only
     z = torch.randn(4, 4)
     plain = generate(gan.generator, z)
     with ema.applied(gan):
         averaged = generate(gan.generator, z)
     assert not torch.allclose(plain, averaged)
     assert torch.equal(generate(gan.generator, z), plain)  # the trained weights are back
+
+
+def test_ema_averages_batch_norm_statistics_with_the_weights():
+    """A generator with batch norm samples with averaged weights AND averaged running statistics: the raw
+    generator's last statistics belong to other weights."""
+    gan = _tiny_gan()
+    gan.generator.net.insert(1, nn.BatchNorm1d(16))
+    ema = GeneratorEMA(0.5, warmup=False)
+    trainer = _trainer(gan, epochs=1, callbacks=[ema], step=gan_step(GANLoss()))
+    trainer.fit(TensorBatches(_real(64), batch_size=16))
+    bn = gan.generator.net[1]
+    assert {"net.1.running_mean", "net.1.running_var"} <= set(ema.shadow)
+    assert "net.1.num_batches_tracked" not in ema.shadow, "an integer counter is not averaged"
+    trained_mean = bn.running_mean.clone()
+    assert not torch.allclose(ema.shadow["net.1.running_mean"], trained_mean)
+    with ema.applied(gan):
+        assert torch.equal(bn.running_mean, ema.shadow["net.1.running_mean"])
+    assert torch.equal(bn.running_mean, trained_mean), "the trained statistics are back"

@@ -111,13 +111,21 @@ class EMA(Callback):
         self.shadow: dict[str, torch.Tensor] = {}
         self.updates = 0
 
+    def _averaged(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The part of the model that is averaged (GeneratorEMA: the generator only)."""
+        return model
+
     def _params(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
-        return {n: p for n, p in model.named_parameters() if p.requires_grad}
+        """The trainable weights, and the floating-point buffers: a model sampled with averaged weights needs
+        batch-norm running statistics that belong to those weights, not to the last trained ones."""
+        module = self._averaged(model)
+        return ({n: p for n, p in module.named_parameters() if p.requires_grad}
+                | {n: b for n, b in module.named_buffers() if b.is_floating_point()})
 
     def on_fit_start(self, trainer: Trainer) -> None:
         params = self._params(trainer.model)
-        if not self.shadow:  # restored from a checkpoint otherwise
-            self.shadow = {n: p.detach().float().clone() for n, p in params.items()}
+        for n, p in params.items():  # all of them on a fresh start; on resume, any a checkpoint lacks
+            self.shadow.setdefault(n, p.detach().float().clone())
         self.shadow = {n: t.to(params[n].device) for n, t in self.shadow.items()}
 
     @torch.no_grad()

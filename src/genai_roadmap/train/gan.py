@@ -150,10 +150,10 @@ def spectral_norm(module: nn.Module) -> nn.Module:
 
 
 class GeneratorEMA(EMA):
-    """EMA of the generator's weights only (the discriminator is never sampled from); see callbacks.EMA."""
+    """EMA of the generator only (the discriminator is never sampled from); see callbacks.EMA."""
 
-    def _params(self, model: nn.Module) -> dict[str, torch.Tensor]:
-        return {n: p for n, p in model.generator.named_parameters() if p.requires_grad}
+    def _averaged(self, model: nn.Module) -> nn.Module:
+        return model.generator
 
 
 @torch.no_grad()
