@@ -65,3 +65,13 @@ def test_packed_rnn_skips_padding():
         torch.testing.assert_close(h[0, i], alone[0, 0])
     _, unpacked = gru(emb(batch["input_ids"]))  # without packing the padding changes the short ones' state
     assert not torch.allclose(unpacked[0, 2], h[0, 2])
+
+
+def test_pad_collate_takes_numpy_and_tensor_labels_like_ints():
+    """Labels straight from a NumPy column (np.int64) or a tensor's items batch the same as Python ints."""
+    seqs = [[5, 6, 7], [8]]
+    expected = pad_collate(seqs, [1, 0])["labels"]
+    for labels in (np.array([1, 0]), list(np.array([1, 0])), list(torch.tensor([1, 0]))):
+        assert torch.equal(pad_collate(seqs, labels)["labels"], expected)
+    per_token = pad_collate(seqs, [np.array([1, 2, 3]), np.array([4])])["labels"]
+    assert per_token.tolist() == [[1, 2, 3], [4, IGNORE_INDEX, IGNORE_INDEX]]

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
@@ -51,7 +52,7 @@ def pad_collate(sequences: Sequence[Sequence[int]], labels: Sequence[Any] | None
     if labels is not None:
         if len(labels) != len(sequences):
             raise ValueError(f"{len(labels)} labels for {len(sequences)} sequences")
-        if isinstance(labels[0], (int, float)) or (torch.is_tensor(labels[0]) and labels[0].ndim == 0):
+        if np.ndim(labels[0]) == 0:  # one label per sequence: int, NumPy integer or 0-d tensor
             batch["labels"] = torch.as_tensor([int(y) for y in labels], dtype=torch.long)
         else:
             out = torch.full((len(sequences), width), label_pad, dtype=torch.long)
