@@ -17,12 +17,14 @@ nor seen), and a linear layer on [last forward state, last backward state, max o
 same split: TF-IDF (1-2-grams) + logistic regression, C chosen on the same validation reviews. report.md
 lists the test reviews the LSTM got most confidently wrong.
 
-Result: the cpu preset (22.5k + 2.5k / 25k reviews, BiLSTM 96 units per direction over 128-d embeddings, 4.0M
-parameters, reviews cut to 320 tokens, at most 3 epochs) was not measured yet: the 2-core machine it was built on
-ran eight training jobs at once (load 27), where one epoch would have taken ~30 min. From the smoke runs'
-throughput it should need 10-15 min on a quiet machine (an estimate). Smoke preset (1.7k training reviews cut to
-64 tokens): test accuracy 0.63 for the BiLSTM, 0.82 for TF-IDF + LR — an LSTM needs far more reviews than a bag
-of n-grams does.
+Result (`roadmap run 3.2.2`, cpu preset, seed 0): 22,500 training / 2,500 validation reviews (stratified, carved
+from train) / all 25,000 test reviews; BiLSTM 96 units per direction over 128-d embeddings (4.0M parameters,
+vocabulary 30,000, reviews cut to 320 tokens: 25% of them were longer; median 199 tokens). Validation accuracy
+0.837 / 0.863 / 0.873 after epochs 1-3, the third kept: **test accuracy 0.8729** (macro F1 0.8727), target 0.86.
+The TF-IDF (1-2-grams, 414,674 features) + logistic regression baseline, C = 4 chosen on the same validation
+reviews, reaches 0.9061 on the same test set in 29 s: on 22.5k reviews a bag of n-grams beats this LSTM, as Maas
+et al. 2011 found for bag-of-words models (88.9%). Training 1,568 s (9,105 tokens/s; the first epoch shared the
+cores with another job and took 715 s, the next two 455 s each), scoring 478 test reviews/s; 1,673 s wall.
 
     roadmap run 3.2.2                                 # cpu preset (target: test accuracy >= 86%)
     roadmap sample 3.2.2 "what a great film"          # -> {"label": "pos", "probability": ...}
