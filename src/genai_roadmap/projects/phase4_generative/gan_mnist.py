@@ -30,8 +30,14 @@ training images are far (median pixel L2 3.96): no copying.
 Why the defaults changed: a side-by-side probe of the two designs (same loop, same seed, 2,000 samples scored
 every 1,000 updates; a throwaway script, not a result) gave at 6,000 updates confident 60% with class shares
 3.4-21% for the first design against 73% and 6.1-14.0% with batch norm in G and no dropout in D, both still
-improving; the cpu preset now trains that design for 14,040 updates (30 epochs). Its cpu run is pending:
-RESULTS.md shows the latest measured run.
+improving; the cpu preset now trains that design for 14,040 updates (30 epochs).
+
+Result of the current defaults (`roadmap run 4.2.1`, cpu preset, seed 0, 529 s wall on an idle 2-core machine):
+the target is met. Of 10,000 samples the LeNet scorer is confident (p > 0.9) on 83.2%, and every digit holds
+7.5% (digit 2) to 12.1% (digit 9) of them. FID (LeNet features) 47.3 with the EMA generator, 86.8 without it
+(first design: 594.5; untrained 1625.9; real vs real 3.6). Median distance to the nearest training image 4.34
+(pixel L2): no copying. Training 3,595 images/s = 66.5 GFLOP/s of counted matmul work, 37.8% of the fp32 matmul
+peak measured in the same run (176.1 GFLOP/s); sampling 40,622 images/s.
 """
 
 from __future__ import annotations
