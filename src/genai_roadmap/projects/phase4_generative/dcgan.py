@@ -70,7 +70,7 @@ STUDIED = {"lr": float, "beta1": float, "batch_size": int, "label_smoothing": fl
 class Config:
     z_dim: int = param(100, "noise dimension", min=1)
     width: int = param(32, "channels of the first D layer / last G layer (DCGAN: 64)", min=4)
-    epochs: int = param(2, "passes over the training images, per variant", min=1, resumable=True)
+    epochs: int = param(4, "passes over the training images, per variant", min=1, resumable=True)
     batch_size: int = param(64, "base setting: images per step", min=2)
     lr: float = param(2e-4, "base setting: Adam learning rate of both networks", gt=0)
     beta1: float = param(0.5, "base setting: Adam β1", min=0, lt=1)
@@ -81,7 +81,7 @@ class Config:
                                 "the study: 'base' and one-change variants key=value (lr, beta1, batch_size, "
                                 "label_smoothing)")
     seeds: int = param(3, "seeds of the best variant (its study run counts as one)", min=1, max=10)
-    n_train: int | None = param(3000, "training images (None = all 50k; stratified subset)", min=100, max=50000)
+    n_train: int | None = param(10000, "training images (None = all 50k; stratified subset)", min=100, max=50000)
     n_fid: int = param(1000, "samples (and as many real images) per FID in the study", min=50)
     n_final: int = param(1000, "samples (and test images) for the final test-set scores", min=50, max=10000)
     fid_size: int = param(128, "EfficientNet-Lite0 input size for the features (images are resized)", min=32)
@@ -100,7 +100,7 @@ class Config:
 PRESETS = {
     "smoke": {"n_train": 2000, "width": 16, "epochs": 3, "variants": ["base", "lr=0.001"], "seeds": 2, "n_fid": 200,
               "n_final": 200, "fid_size": 64, "batch_size": 32},
-    "cpu": {},  # the Config defaults: a study on a 3k-image stratified subset
+    "cpu": {},  # the Config defaults: a study on a 10k-image stratified subset
     "full": {"n_train": None, "width": 64, "epochs": 30, "n_fid": 10000, "n_final": 10000, "fid_size": 224},
 }
 
