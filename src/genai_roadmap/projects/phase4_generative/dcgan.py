@@ -21,12 +21,21 @@ few epochs per variant, FID features at 128 px on 1,000 samples): it shows the d
 not converged DCGAN quality. The full preset (all 50k images, width 64, 30 epochs, 10k samples at 224 px) aims
 at the DCGAN reference: Inception Score 6.16 (WGAN-GP paper, Table 3).
 
-Result, `roadmap run 4.2.2` (cpu preset, seed 0): not in yet — the first run started 06:34 UTC on 2 cores
-shared with ~25 processes (one epoch of 3,000 images took ~150 s, ~20 images/s; a quiet machine is several
-times faster), and its numbers go here when it ends. A smoke run shows the shape of the study: after ~190
-updates FID on 200 samples ranks lr 1e-3 above lr 2e-4 (4694 vs 5383), while neither beats the untrained
-generator's flat grey yet — FID over EfficientNet-Lite0 features needs far more training than the smoke's to
-mean "better images".
+Result, `roadmap run 4.2.2` (cpu preset, seed 0, 1,152 s wall on an idle 2-core machine, 708 s of it computing
+EfficientNet-Lite0 features): every variant 4 epochs over a stratified 10,000 training images (624 updates at
+batch 64), width 32. FID (EfficientNet-Lite0 features, 1,000 samples vs 1,000 training images):
+    base (lr 2e-4, β1 0.5, batch 64)   875.5    seeds 0/1/2: 875.5, 822.3, 876.5 (mean 858.1, std 31.0)
+    lr 5e-4                            899.7    within one seed-std of base
+    batch 128 (312 updates)            958.8    worse: half the updates for the same images
+    β1 0.9                             994.3    worse: D wins (final D loss 0.03, G loss 6.5)
+    label smoothing 0.1                1011.9   worse at this budget
+The chosen base model against the TEST split (1,000 samples vs 1,000 test images, stratified): FID 856.6, the
+untrained generator 1030.5, two halves of the test set 175.9 — the scale of "good" with 1,000 images and
+1,280-d features, whose FID carries a large small-sample bias; KID 0.936; IS (EfficientNet-Lite0) 2.17 ± 0.08
+against 35.0 for real test images. Training 688 images/s; sampling 6,471 images/s. The first cpu preset (2
+epochs of 3,000 images, 92 updates) left the trained generator at the untrained one's FID (1041.6 vs 1029.6):
+too few updates to mean anything, hence this budget. The DCGAN reference (IS 6.16 on standard Inception) is the
+full preset's aim and needs the pt_inception weights file.
 """
 
 from __future__ import annotations
