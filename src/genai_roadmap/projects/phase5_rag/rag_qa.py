@@ -452,9 +452,15 @@ def run(cfg: Config, ctx: RunContext) -> dict:
 
 
 def summarize(m: dict) -> str:
-    return (f"top-20 answer recall BM25 {m['bm25_top20']:.3f} / dense {m['dense_top20']:.3f} / hybrid "
+    line = (f"top-20 answer recall BM25 {m['bm25_top20']:.3f} / dense {m['dense_top20']:.3f} / hybrid "
             f"{m['hybrid_rrf_top20']:.3f} ({m['n_questions']:,} q, {m['n_passages']:,} passages); "
             f"hybrid gain {100 * m['hybrid_gain_top20']:+.1f} pts")
+    if "reader_em" in m:  # the issue's second target; the registry judges the retrieval gain only
+        verdict = "" if m["reader_em"] >= 50 else " (issue target 50, not met)"
+        line += f"; end to end (test articles): reader EM {m['reader_em']:.1f}{verdict}"
+        if "generator_em" in m:
+            line += f", generator EM {m['generator_em']:.1f}"
+    return line
 
 
 # ---- `roadmap sample 5.1.1 "question"`: retrieve from the run's saved index ----------------------------------
