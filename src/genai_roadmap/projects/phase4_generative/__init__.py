@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ... import io
+from ...config import param
 from ...data.batches import ImageBatches, holdout_split
 from ...data.images import ImageData, load_mnist
 from ...errors import UserError
@@ -124,3 +125,13 @@ def read_images(paths: list[str]) -> torch.Tensor:
         img = Image.open(p).convert("L").resize((28, 28), Image.BILINEAR)
         out.append(np.asarray(img, dtype=np.uint8))
     return unit(np.stack(out))
+
+
+@dataclass
+class NoiseGridOptions:
+    """`roadmap sample ID --n 64 --set seed=3` for an unconditional generator (4.2.1, 4.2.2): a PNG grid of
+    samples drawn from seeded noise."""
+
+    n: int = param(64, "images to generate", min=1, max=10000)
+    seed: int = param(0, "noise seed: the same seed gives the same images", min=0)
+    ncols: int = param(8, "images per row of the grid", min=1)

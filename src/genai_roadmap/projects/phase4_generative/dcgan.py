@@ -71,6 +71,7 @@ from ...train.gan import (
 from ...viz import curves
 from ...viz.generative import SampleGrids, save_grid
 from ...viz.tabular import Report
+from . import NoiseGridOptions
 
 STUDIED = {"lr": float, "beta1": float, "batch_size": int, "label_smoothing": float}
 
@@ -114,13 +115,7 @@ PRESETS = {
 }
 
 
-@dataclass
-class SampleOptions:
-    """`roadmap sample 4.2.2 --n 64 --set seed=3`: a PNG grid of samples from the best trained generator."""
-
-    n: int = param(64, "images to generate", min=1, max=10000)
-    seed: int = param(0, "noise seed: the same seed gives the same images", min=0)
-    ncols: int = param(8, "images per row of the grid", min=1)
+SampleOptions = NoiseGridOptions  # `roadmap sample` settings: --n, seed, ncols
 
 
 def dataset_of(cfg: Config) -> str:

@@ -71,6 +71,7 @@ from ...train.gan import (
 from ...viz import curves, new_figure, save
 from ...viz.generative import SampleGrids, neighbour_pairs, save_grid
 from ...viz.tabular import Report
+from . import NoiseGridOptions
 
 SHAPE = (1, 28, 28)
 
@@ -111,13 +112,7 @@ PRESETS = {
 }
 
 
-@dataclass
-class SampleOptions:
-    """`roadmap sample 4.2.1 --n 64 --set seed=3`: a PNG grid of samples from the trained generator."""
-
-    n: int = param(64, "digits to generate", min=1, max=10000)
-    seed: int = param(0, "noise seed: the same seed gives the same digits", min=0)
-    ncols: int = param(8, "digits per row of the grid", min=1)
+SampleOptions = NoiseGridOptions  # `roadmap sample` settings: --n, seed, ncols
 
 
 def dataset_of(cfg: Config) -> str:
