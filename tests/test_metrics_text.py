@@ -36,3 +36,15 @@ def test_span_f1_counts_whole_spans():
     assert scores == {"span_precision": 0.5, "span_recall": 0.5, "span_f1": 0.5}  # the MISC span is off by one
     with pytest.raises(ValueError, match="sequence 1"):
         span_f1(true, [pred[0], ["O"]])
+
+
+def test_uneven_reference_counts_are_padded_for_sacrebleu():
+    hyps = ["Il fait froid.", "Je suis là."]
+    refs = [["Il fait froid."], ["Je suis ici.", "Je suis là."]]  # Tatoeba: some sentences have two translations
+    assert bleu(hyps, refs)["bleu"] == pytest.approx(100.0)
+    near = ["Il fait très froid.", "Je suis bien là."]
+    by_hand = sacrebleu.corpus_bleu(near, [["Il fait froid.", "Je suis ici."], [None, "Je suis là."]]).score
+    assert bleu(near, refs)["bleu"] == pytest.approx(by_hand) and 0 < by_hand < 100
+    assert chrf(hyps, refs)["chrf"] == pytest.approx(100.0)
+    with pytest.raises(ValueError, match="non-empty list"):
+        bleu(hyps, [["Il fait froid."], []])

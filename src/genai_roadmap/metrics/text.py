@@ -15,16 +15,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def _references(refs: Sequence[str] | Sequence[Sequence[str]], n: int) -> list[list[str]]:
-    """sacreBLEU wants one list per reference *set*: transpose per-hypothesis reference lists."""
+def _references(refs: Sequence[str] | Sequence[Sequence[str]], n: int) -> list[list[str | None]]:
+    """sacreBLEU wants one list per reference *set*: transpose per-hypothesis reference lists, padding the shorter
+    ones with None (sacreBLEU skips those: a sentence may have fewer references than another)."""
     if len(refs) != n:
         raise ValueError(f"{n} hypotheses but {len(refs)} references")
     if all(isinstance(r, str) for r in refs):
         return [list(refs)]
-    counts = {len(r) for r in refs}
-    if len(counts) != 1:
-        raise ValueError("every hypothesis needs the same number of references")
-    return [list(col) for col in zip(*refs, strict=True)]
+    if any(isinstance(r, str) or not r for r in refs):
+        raise ValueError("give one string per hypothesis, or a non-empty list of references for each")
+    width = max(len(r) for r in refs)
+    return [[r[i] if i < len(r) else None for r in refs] for i in range(width)]
 
 
 def bleu(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]]) -> dict[str, float]:
