@@ -43,6 +43,37 @@ def test_fid_matches_closed_form_for_gaussians():
     assert "400 reference" in got["protocol"] and "300 samples" in got["protocol"]
 
 
+class CountingLinear(nn.Module):
+    """A feature net with weights, counting the rows it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.num_features, self.name, self.rows = 3, "linear", 0
+        self.lin = nn.Linear(3, 3, dtype=torch.float64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.rows += len(x)
+        return self.lin(x.double())
+
+
+def test_fid_keeps_the_reference_statistics_while_net_and_references_are_the_same():
+    real = gaussian_with_exact_stats(400, np.zeros(3), np.ones(3), seed=0)
+    fakes = [gaussian_with_exact_stats(300, np.full(3, m), np.ones(3), seed=m) for m in (1, 2)]
+    net = CountingLinear()
+    first = [gm.fid(real, fake, net)["fid"] for fake in fakes]
+    assert net.rows == 400 + 2 * 300, "the 400 reference rows were embedded once"
+    fresh = CountingLinear()
+    fresh.load_state_dict(net.state_dict())
+    assert [gm.fid(real, fake, fresh)["fid"] for fake in fakes] == pytest.approx(first)  # same as from scratch
+    with torch.no_grad():
+        net.lin.weight.mul_(2)  # new weights: the kept statistics no longer apply
+    net.rows = 0
+    gm.fid(real, fakes[0], net)
+    assert net.rows == 700
+    gm.fid(real[:200], fakes[0], net)  # other references
+    assert net.rows == 700 + 500
+
+
 def test_kid_is_near_zero_for_identical_sets_and_positive_for_shifted_ones():
     x = torch.randn(200, 8, generator=torch.Generator().manual_seed(0))
     same = gm.kid(x, x.clone(), Identity(8), subset_size=100, subsets=20)

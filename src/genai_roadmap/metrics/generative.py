@@ -212,13 +212,31 @@ def _describe(features: nn.Module) -> str:
     return getattr(features, "name", type(features).__name__)
 
 
+_REFERENCE_STATS: dict[tuple, object] = {}  # (feature net, its weights, reference images) -> FID metric
+
+
+def _fingerprint(tensor) -> str:
+    data = torch.as_tensor(tensor).detach().cpu().contiguous()
+    return hashlib.blake2b(data.numpy().tobytes(), digest_size=16).hexdigest() + str(tuple(data.shape))
+
+
 def fid(real: torch.Tensor, fake: torch.Tensor, features: nn.Module, batch_size: int = 500) -> dict:
-    """Fréchet distance between the feature Gaussians of `real` and `fake` (images, or anything `features` takes)."""
+    """Fréchet distance between the feature Gaussians of `real` and `fake` (images, or anything `features` takes).
+    The reference statistics are kept between calls with the same feature network (same weights) and the same
+    reference images: a study that scores many generators against one test set pays for its features once."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    metric = FrechetInceptionDistance(feature=features, normalize=True)
-    for b in _batches(real, batch_size):
-        metric.update(b, real=True)
+    weights = "".join(_fingerprint(v) for v in features.state_dict().values())
+    key = (id(features), hashlib.blake2b(weights.encode(), digest_size=16).hexdigest(), _fingerprint(real))
+    metric = _REFERENCE_STATS.get(key)
+    if metric is None:
+        metric = FrechetInceptionDistance(feature=features, normalize=True, reset_real_features=False)
+        for b in _batches(real, batch_size):
+            metric.update(b, real=True)
+        if len(_REFERENCE_STATS) >= 4:  # a few reference sets (train / test) per process
+            _REFERENCE_STATS.pop(next(iter(_REFERENCE_STATS)))
+        _REFERENCE_STATS[key] = metric
+    metric.reset()  # the generated side only: reset_real_features=False keeps the reference statistics
     for b in _batches(fake, batch_size):
         metric.update(b, real=False)
     name = _describe(features)
