@@ -238,6 +238,24 @@ def test_results_md_rebuilds_the_command_and_shows_summaries(fake_project, tmp_p
     assert write_results(fake_project).name == "RESULTS.md"
 
 
+def test_results_merge_keeps_rows_of_projects_not_run_here_and_replaces_the_rest(fake_project, tmp_path, capsys):
+    execute(PROJECT, out=fake_project, quiet=True, module=FAKE)
+    old = tmp_path / "RESULTS.md"
+    old.write_text("# Results\n\nMachines: 16 CPU cores (arm64), GPU: none. A wall time includes everything.\n\n"
+                   "| id | project | dataset | preset | result | target | met | reference | wall time | command |\n"
+                   "|---|---|---|---|---|---|---|---|---|---|\n"
+                   "| 1.3.1 | titanic-eda | titanic | cpu | stale | x | met | - | 1 s | `old` |\n"
+                   "| 1.2.2 | tree-iris | iris | cpu | test_acc = 0.95 | x | met | - | 2 s | `roadmap run 1.2.2` |\n")
+    code, _, _ = run_cli(["results", "--markdown", str(old), "--merge"], capsys)
+    text = old.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| 1.")]
+    assert code == 0 and [r[:7] for r in rows] == ["| 1.2.2", "| 1.3.1"], "roadmap order, one row each"
+    assert "test_acc = 0.95" in rows[0] and "stale" not in text, "kept the other project, replaced this one"
+    assert "16 CPU cores (arm64)" in text and "carried over" in text
+    run_cli(["results", "--markdown", str(old)], capsys)
+    assert "| 1.2.2 |" not in old.read_text(), "without --merge the file holds this folder's runs only"
+
+
 def test_report_is_self_contained_and_links_run_folders(tmp_path):
     run_dir, _ = execute(PROJECT, out=tmp_path / "runs", quiet=True, module=FAKE)
     page = write_html(tmp_path / "runs").read_text()

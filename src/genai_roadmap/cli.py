@@ -227,7 +227,10 @@ def ask(
 @app.command()
 def results(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder (default ./runs)."),
             markdown: Path | None = typer.Option(None, "--markdown", metavar="FILE",
-                                                 help="Write RESULTS.md here (default: in the runs folder).")) -> None:
+                                                 help="Write RESULTS.md here (default: in the runs folder)."),
+            merge: bool = typer.Option(False, "--merge", help="Keep the rows of the existing file for projects "
+                                       "without a run in this runs folder (results gathered on other days or "
+                                       "machines); rows of projects run here are replaced.")) -> None:
     """The ledger: latest run per project beside its reference; writes RESULTS.md, generated from the run folders."""
     from .report import command, headline, write_results
     from .runs import default_runs_dir, ledger
@@ -250,7 +253,7 @@ def results(out_dir: Path | None = typer.Option(None, "--out", help="Runs folder
         out.print(f"no completed runs in {root} yet: try `roadmap run 1.2.2`", highlight=False)
         return  # nothing to write, and no stray runs folder
     out.print(table)
-    out.print(f"wrote {write_results(root, markdown)}", highlight=False)
+    out.print(f"wrote {write_results(root, markdown, merge)}", highlight=False)
 
 
 @app.command("runs")
