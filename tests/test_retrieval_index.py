@@ -74,3 +74,13 @@ def test_cli_messages(docs, tmp_path, capsys):
                           (["index", "build", str(tmp_path / "none")], "does not exist")):
         code, _, err = run_cli(argv, capsys)
         assert code == 2 and message in err
+
+
+def test_cli_handles_a_huge_question_and_non_english_text(docs, tmp_path, capsys):
+    run_cli(["index", "build", str(docs), "--no-dense"], capsys)
+    index = str(docs / ".roadmap_index")
+    code, _, err = run_cli(["index", "search", index, " ".join(["refund"] * 10_000), "--kind", "bm25"], capsys)
+    assert code == 2 and "10,000 words" in err and "Traceback" not in err
+    for text in ("¿Dónde puedo devolver un artículo?", "退款需要多久？", "Возврат денег"):
+        code, out, err = run_cli(["index", "search", index, text, "--kind", "bm25", "-k", "1"], capsys)
+        assert code == 0 and "Traceback" not in out + err, text  # no match is an answer, not a crash
