@@ -8,8 +8,8 @@ import re
 import pytest
 
 from genai_roadmap.errors import UserError
-from genai_roadmap.projects.phase5_rag.grounded_chatbot import choose, grounded
-from genai_roadmap.retrieval.chat import ABSTAIN, ChatBot, rewrite
+from genai_roadmap.projects.phase5_rag.grounded_chatbot import choose, fit_mix, grounded
+from genai_roadmap.retrieval.chat import ABSTAIN, ChatBot, evidence_mix, rewrite
 from genai_roadmap.retrieval.corpus import Corpus
 from genai_roadmap.retrieval.reader import Span
 from genai_roadmap.retrieval.retrievers import BM25Retriever
@@ -75,3 +75,34 @@ def test_threshold_choice_and_groundedness():
     assert grounded("the Denver Broncos [1]", "... the Denver Broncos defeated the Carolina Panthers ...")
     assert not grounded("the Denver Bronc [1]", "... the Denver Broncos defeated ...")
     assert not grounded("[1]", "anything")
+
+
+def test_both_signals_weighted_on_validation_separate_what_neither_does_alone():
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    present = rng.random(400) < 0.5
+    reader = rng.normal(size=400) + present  # each signal alone overlaps a lot between the two groups
+    retrieval = rng.normal(size=400) / 10 + present / 10  # on another scale
+    null = rng.normal(size=400)  # no information
+    val = pd.DataFrame({"reader_score": reader, "null_score": null, "retrieval_score": retrieval,
+                        "removed": ~present})
+    mix = fit_mix(val)
+    assert mix[0] > 0 and mix[2] > 0 and mix[2] / mix[0] == pytest.approx(10, rel=0.3), "undoes the scales"
+    assert abs(mix[1]) < mix[0] / 3
+    val["both_score"] = evidence_mix(val[["reader_score", "null_score", "retrieval_score"]].to_numpy(), mix)
+    assert choose(val, "both")[1] > max(choose(val, "reader")[1], choose(val, "retrieval")[1]) + 0.05
+    assert evidence_mix([float("-inf"), 0.0, 0.5], mix) == float("-inf")
+    assert evidence_mix([2.0, 1.0, 0.5], (1.0, -1.0, 4.0)) == pytest.approx(3.0)
+
+
+def test_evidence_scores_of_one_reading():
+    from genai_roadmap.retrieval.chat import evidence_score
+    from genai_roadmap.retrieval.retrievers import Hit
+
+    span, hits = Span("x", 7.0, 0, 0, 1, null=2.0), [Hit(1, 0, "a", "t", "x", 0.6, "s")]
+    assert evidence_score("reader", span, hits) == 7.0 and evidence_score("reader_margin", span, hits) == 5.0
+    assert evidence_score("retrieval", span, hits) == 0.6
+    assert evidence_score("both", span, hits, (1.0, -1.0, 10.0)) == pytest.approx(11.0)
+    assert evidence_score("reader_margin", None, []) == float("-inf") == evidence_score("both", None, hits)

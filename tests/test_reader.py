@@ -75,3 +75,50 @@ def test_tiny_fine_tune_finds_the_span_in_unseen_passages():
                                                         f"{city} and still lives there."])
         hits += spans[0].text.strip(" .") == city
     assert hits >= 2
+
+
+def test_read_each_gives_each_passage_its_own_best_span_as_reading_it_alone_would():
+    reader = new_reader(ReaderConfig(max_length=48, doc_stride=16))  # untrained head: arbitrary but fixed logits
+    long = " ".join(f"word{i}" for i in range(80)) + " The bell rang at noon."  # several windows
+    passages = [long, "The ship left the harbour in May.", "Rain fell all week."]
+    each = reader.read_each(["When did it happen?"], [passages])[0]
+    alone = [reader.read("When did it happen?", [p])[0] for p in passages]
+    assert [(s.text, s.passage) for s in each] == [(a.text, i) for i, a in enumerate(alone)]
+    assert np.allclose([s.score for s in each], [a.score for a in alone], atol=1e-3)
+    best = reader.read("When did it happen?", passages)[0]
+    assert best.score == pytest.approx(max(s.score for s in each), abs=1e-3)
+    assert reader.read_each(["q"], [[]]) == [[]]
+
+
+@pytest.mark.realdata
+def test_hard_negatives_are_other_train_paragraphs_without_the_answer(need_data):
+    from genai_roadmap.metrics.qa import has_answer, normalized_passage
+    from genai_roadmap.retrieval.reader import hard_negatives, training_examples, training_questions
+    from genai_roadmap.retrieval.squad import load_squad_dev, split_articles
+
+    cfg = ReaderConfig(max_questions=40, negatives=2)
+    qs = training_questions(cfg)
+    squad = load_squad_dev()
+    train = {p.text: p for p in squad.paragraphs if p.article in split_articles(cfg.seed).train}
+    own = {p.paragraph_id: p.text for p in squad.paragraphs}
+    negatives = hard_negatives(qs, cfg)
+    assert sum(len(n) for n in negatives) >= 70, "nearly every question gets its two"
+    for q, texts in zip(qs, negatives, strict=True):
+        for text in texts:
+            assert text in train, "only the train articles' paragraphs"
+            assert text != own[q.paragraph_id] and not has_answer(normalized_passage(text), q.answers)
+    # the BM25 ranking makes them hard: most share the question's article
+    same_article = [train[t].article == q.article for q, texts in zip(qs, negatives, strict=True) for t in texts]
+    assert np.mean(same_article) > 0.5
+    questions, contexts, starts, answers = training_examples(cfg, qs)
+    assert len(questions) == len(qs) + sum(len(n) for n in negatives)
+    assert starts[:len(qs)] == [q.answer_starts[0] for q in qs] and set(starts[len(qs):]) == {-1}
+
+
+def test_a_negative_paragraph_labels_every_window_with_cls():
+    cfg = ReaderConfig(max_length=40, doc_stride=16)
+    reader = new_reader(cfg)
+    context = " ".join(f"word{i}" for i in range(60))
+    win = windows(reader.tokenizer, ["Where is the treasure?"], [context], cfg)
+    assert len(win["input_ids"]) > 2
+    assert {answer_positions(offsets, -1, "") for offsets in win["offsets"]} == {(0, 0)}

@@ -11,9 +11,10 @@ subject is a pronoun (it, they, he, she, ...; its, their, ... become "<topic>'s"
 elliptically ("and ...?", "what about ...?") into a standalone query naming the topic. Rule-based on purpose:
 it is transparent and testable, and a 135M model rewrites worse than it.
 
-Abstention. The evidence score is the reader's best span score over the top-k passages (start + end logit) or
-the retriever's top score; below `threshold` (chosen on validation questions by the project) the bot answers
-ABSTAIN instead of guessing.
+Abstention. The evidence score is the reader's best span score over the top-k passages (start + end logit),
+its margin over the reader's "no answer" ([CLS]) score, the retriever's top score, or a weighted sum of the
+three ("both": weights `mix` fitted by the project); below `threshold` (chosen on validation questions by the
+project) the bot answers ABSTAIN instead of guessing.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ class ChatBot:
     reader: object  # retrieval.reader.Reader
     threshold: float = float("-inf")
     k: int = 3
-    signal: str = "reader"  # "reader" (best span score) or "retrieval" (top passage score)
+    signal: str = "reader"  # "reader" (best span score), "reader_margin" (less its no-answer score), "retrieval"
+    mix: tuple[float, float, float] = (1.0, 0.0, 0.0)  # "both": weights of span, no-answer and retrieval score
     generator: object = None  # retrieval.generator.Generator: phrases the answer from the passages when given
     history: list[Reply] = field(default_factory=list)
     topic: str | None = None
@@ -78,11 +80,7 @@ class ChatBot:
         hits = self.retriever.retrieve(question, self.k)
         spans = self.reader.read(question, [h.text for h in hits]) if hits else []
         span = spans[0] if spans else None
-        if self.signal == "retrieval":
-            score = hits[0].score if hits else float("-inf")
-        else:
-            score = span.score if span else float("-inf")
-        return hits, span, score
+        return hits, span, evidence_score(self.signal, span, hits, self.mix)
 
     def ask(self, question: str) -> Reply:
         question = check_question(question)
@@ -107,6 +105,35 @@ class ChatBot:
     def reset(self) -> None:
         self.history.clear()
         self.topic = None
+
+
+SIGNALS = ("reader", "reader_margin", "retrieval", "both")
+
+
+def evidence_features(span, hits: list[Hit]) -> tuple[float, float, float]:
+    """(best span score, its window's no-answer score, top retrieval score); -inf where nothing was found."""
+    inf = float("-inf")
+    return (span.score if span else inf, span.null if span else inf, hits[0].score if hits else inf)
+
+
+def evidence_score(signal: str, span, hits: list[Hit], mix=(1.0, 0.0, 0.0)) -> float:
+    reader, null, retrieval = evidence_features(span, hits)
+    if signal == "reader":
+        return reader
+    if signal == "reader_margin":
+        return reader - null if span else float("-inf")
+    if signal == "retrieval":
+        return retrieval
+    return float(evidence_mix([reader, null, retrieval], mix))
+
+
+def evidence_mix(features, mix: tuple[float, float, float]):
+    """features [..., 3] (span, no-answer, retrieval score) . mix; -inf anywhere (nothing found) gives -inf."""
+    import numpy as np
+
+    x = np.asarray(features, float)
+    ok = np.isfinite(x).all(axis=-1)
+    return np.where(ok, np.where(ok[..., None], x, 0.0) @ np.asarray(mix, float), -np.inf)
 
 
 def format_reply(reply: Reply, width: int = 100) -> str:
