@@ -55,7 +55,7 @@ class Config:
     depth: int = param(10, "fused candidates re-ranked (and read) per question", min=1, max=100)
     reranker: str = param("", "cross-encoder hub name for re-ranking (empty: re-rank by the reader's span score)")
     null_weight: float = param(1.0, "reader ranking: span score - null_weight * no-answer score - rank_weight * "
-                               "ln(retrieval rank) (defaults: 5.1.1's choice on its validation questions)")
+                               "ln(retrieval rank) (defaults: 5.1.1's choice on its validation questions)", min=0)
     rank_weight: float = param(2.0, "see null_weight", min=0)
     gen_passages: int = param(3, "re-ranked passages the generator reads", min=1, max=10)
     n_questions: int = param(60, "held-out test questions scored (seeded sample)", min=1)

@@ -97,11 +97,12 @@ class Config:
     save_index: bool = param(True, "save the index in the run folder (for `roadmap sample 5.1.1`)")
     e2e_questions: int = param(300, "test-article questions answered end to end by the reader (0 = skip)", min=0)
     reader_ks: list[int] = param([1, 3, 5, 10], "hybrid top-k the reader may read per question: the k is chosen "
-                                 "on the validation articles' questions")
+                                 "on the validation articles' questions", min=1, max=100)
     reader_rank_weights: list[float] = param([0.0, 1.0, 2.0, 4.0, 8.0], "w in: answer score = span score - v * "
-                                             "no-answer score - w * ln(retrieval rank); chosen on validation")
+                                             "no-answer score - w * ln(retrieval rank); chosen on validation",
+                                             min=0)
     reader_null_weights: list[float] = param([0.0, 1.0], "v in the answer score above (the reader's [CLS] score "
-                                             "of the span's window); chosen on validation")
+                                             "of the span's window); chosen on validation", min=0)
     reader_questions: int = param(ReaderConfig.max_questions, "training questions of the reader (train articles "
                                   "only; cached, shared with 5.1.2 / 5.2.2)", min=16)
     reader_epochs: int = param(ReaderConfig.epochs, "reader fine-tuning epochs", min=1)
