@@ -8,6 +8,7 @@ import pytest
 
 from genai_roadmap.retrieval.reader import (
     ReaderConfig,
+    Span,
     answer_positions,
     best_spans,
     fine_tune,
@@ -88,6 +89,8 @@ def test_read_each_gives_each_passage_its_own_best_span_as_reading_it_alone_woul
     best = reader.read("When did it happen?", passages)[0]
     assert best.score == pytest.approx(max(s.score for s in each), abs=1e-3)
     assert reader.read_each(["q"], [[]]) == [[]]
+    third = Span("x", 5.0, 2, 0, 1, null=1.0)  # the third retrieved passage's span
+    assert third.ranked() == 5.0 and third.ranked(1.0, 2.0) == pytest.approx(5.0 - 1.0 - 2.0 * np.log(3))
 
 
 @pytest.mark.realdata

@@ -17,10 +17,10 @@ validation or test article's question or paragraph is ever seen — for `epochs`
 at most `max_questions` questions (the default takes all ~6,600). Each question is read with its gold paragraph
 and with `negatives` hard negatives: train-article paragraphs that BM25 ranks high for it but that hold none of
 its answers; windows without the answer learn to point at [CLS]. On a CPU with native bf16 the encoder runs
-under bf16 autocast (2x the fp32 windows/s). After training, EM/F1 on the validation articles' gold paragraphs
-go into its info. The fine-tuned reader is cached under <cache>/readers/<key>/, the key hashing the training
-code, the training question ids and the settings, so 5.1.1, 5.1.2 and 5.2.2 train it once and reuse it; the
-folder is written whole (temp + rename).
+under bf16 autocast (2x the fp32 windows/s, see ReaderConfig.amp). After training, EM/F1 on the validation
+articles' gold paragraphs go into its info. The fine-tuned reader is cached under <cache>/readers/<key>/, the
+key hashing the training code, the training question ids and the settings, so 5.1.1, 5.1.2 and 5.2.2 train it
+once and reuse it; the folder is written whole (temp + rename).
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ class ReaderConfig:
     warmup: float = 0.1
     seed: int = 0
     # bf16 autocast where the CPU has native bf16 kernels (train.prefer_cpu_bf16): fine-tuning went from 5.3 to
-    # 10.8 windows/s on this build's 2 cores; weights and optimizer states stay fp32
+    # 10.8 windows/s on this build's 2 cores (one side-by-side measurement on 64 windows, 2026-12-02; the full
+    # fine-tune then ran at 11.2); weights and optimizer states stay fp32
     amp: str = "auto"
 
 
@@ -72,6 +73,12 @@ class Span:
     start: int  # character offsets in that passage
     end: int
     null: float = 0.0  # [CLS] start + end logit of the span's window: the reader's "no answer here" score
+
+    def ranked(self, null_weight: float = 0.0, rank_weight: float = 0.0) -> float:
+        """The score spans of different retrieved passages compete on: span score - null_weight * no-answer score
+        - rank_weight * ln(1 + retrieval rank index). The reader's logits are not comparable across passages;
+        its "nothing here" and the retriever's order are evidence too (5.1.1 chooses the weights on validation)."""
+        return self.score - null_weight * self.null - rank_weight * float(np.log1p(self.passage))
 
 
 class SpanReader(nn.Module):

@@ -13,11 +13,11 @@ founded?") into standalone questions.
 Measured (articles from split_articles(seed): the reader never saw their questions):
 - abstention: half of the validation and half of the test articles are REMOVED from the index (their SQuAD
   passages and any Wikipedia passage of the same title). Their questions are unanswerable; the questions of the
-  other half are answerable. The evidence signal (reader span score, retrieval score, or both weighted by a
-  logistic regression fitted on validation) and its threshold are chosen on the validation questions
-  (maximising the smaller of abstention rate and answer rate); the test questions report the abstention rate
-  on removed articles and the answer rate on present ones (target: both >= 80%), and SQuAD EM/F1 of the
-  answers given;
+  other half are answerable. The evidence signal (reader span score, its margin over the no-answer score,
+  retrieval score, or all three weighted by a logistic regression fitted on validation) and its threshold are
+  chosen on the validation questions (maximising the smaller of abstention rate and answer rate); the test
+  questions report the abstention rate on removed articles and the answer rate on present ones (target: both
+  >= 80%), and SQuAD EM/F1 of the answers given;
 - grounded-answer rate: answers whose text is found in the passage they cite (normalised token sequence, as
   metrics.qa's DPR containment) — for the extractive answers and for SmolLM2-phrased answers on a sample;
 - a scripted multi-turn conversation shows the rewrite at work (in the report and metrics).

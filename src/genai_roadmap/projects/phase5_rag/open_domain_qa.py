@@ -115,8 +115,7 @@ class Pipeline:
         clock = time.perf_counter()
         texts = [corpus.texts[i] for i in fused]
         best = self.reader.read_each([question], [texts])[0]  # each passage's best span orders the passages
-        score = [s.score - self.null_weight * s.null - self.rank_weight * np.log(1 + p) if s else -np.inf
-                 for p, s in enumerate(best)]
+        score = [s.ranked(self.null_weight, self.rank_weight) if s else -np.inf for s in best]
         if self.reranker is not None:
             order_idx = self.reranker.rerank([question], np.array([fused]), corpus)[0][0]
             order = [fused.index(int(i)) for i in order_idx if i >= 0]

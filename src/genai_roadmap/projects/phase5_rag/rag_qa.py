@@ -274,12 +274,9 @@ def answer_from_passages(val: tuple[list[Question], list[list]], test: tuple[lis
     def read_each(questions, hits, k):  # [question][passage] -> best span of each of the first k passages
         return reader.read_each([q.question for q in questions], [[h.text for h in hs[:k]] for hs in hits])
 
-    def em_f1_at(per_passage, questions, k, v=0.0, w=0.0):
-        """The answer: the best span over the first k passages by span score - v * its window's no-answer score
-        - w * ln(retrieval rank): the reader's logits are not comparable across passages, and both the reader's
-        "nothing here" and the retriever's order are evidence too."""
-        best = [max(((s.score - v * s.null - w * np.log(1 + s.passage), s.text) for s in spans[:k]
-                     if s is not None), default=(0.0, ""))[1] for spans in per_passage]
+    def em_f1_at(per_passage, questions, k, v=0.0, w=0.0):  # the answer: the best span.ranked(v, w) of the top k
+        best = [max(((s.ranked(v, w), s.text) for s in spans[:k] if s is not None), default=(0.0, ""))[1]
+                for spans in per_passage]
         return squad_scores(best, [q.answers for q in questions])
 
     choice, by_choice = (max(cfg.reader_ks), 0.0, 0.0), {}
